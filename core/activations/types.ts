@@ -1,0 +1,111 @@
+/**
+ * The marketplace-neutral activations API: numbers, reservations, per-service
+ * history and the routing of an SMS to its activation. Onlinesim uses it
+ * first; SMSHub or SMSBower plugins would share the same SIM pool through it.
+ */
+import type { SmsMessage } from "../types.ts";
+
+/** A request for a number, as a marketplace plugin translates it. */
+export interface NumberRequest {
+  /** The plugin asking (its name); activations belong to it. */
+  marketplace: string;
+  service: string;
+  /** Marketplace country name; undefined matches every country. */
+  country?: string;
+  /** Marketplace operator name; undefined or "any" matches every operator. */
+  operator?: string;
+  /** Digit prefixes (country code included) never to be issued for this request. */
+  exceptionPrefixes: readonly string[];
+  /** Price offered, recorded with the activation. */
+  sum?: number;
+}
+
+export type ActivationState = "active" | "finished";
+
+/** How an activation ended. */
+export type FinishReason = "refused" | "sold" | "cancelled" | "refunded" | "closed" | "stale";
+
+export interface Activation {
+  /** Positive, unique, increasing; never reused, across restarts too. */
+  activationId: number;
+  marketplace: string;
+  msisdn: string;
+  iccid: string;
+  imei?: string;
+  country: string;
+  operator: string;
+  service: string;
+  sum?: number;
+  state: ActivationState;
+  createdAt: number;
+  finishedAt?: number;
+  /** The marketplace's status code as received (e.g. Onlinesim 1/3/4/5). */
+  finishStatus?: number;
+  finishReason?: FinishReason;
+}
+
+/** country → operator → service → count. Operator "any" is the marketplace's business. */
+export type CountTree = Map<string, Map<string, Map<string, number>>>;
+
+export type FinishResult =
+  | { found: false }
+  | { found: true; activation: Activation; alreadyFinished: boolean };
+
+/** One durable push job in a marketplace's outbox. */
+export interface PushJob<P = unknown> {
+  jobId: string;
+  marketplace: string;
+  activationId: number;
+  messageId: string;
+  payload: P;
+  createdAt: number;
+  state: "pending" | "done" | "given-up";
+  attempts: number;
+  nextAttemptAt: number;
+  /** Short description of the partner's last answer (status line / error code), never the SMS text. */
+  lastAnswer?: string;
+  stopReason?: string;
+  doneAt?: number;
+}
+
+export type DeliveryResult =
+  | { outcome: "done"; answer: string }
+  | { outcome: "retry"; answer: string }
+  | { outcome: "stop"; reason: string; answer: string };
+
+/** What a marketplace plugin supplies so core can route SMS to it and keep its outbox. */
+export interface MarketplaceSink<P> {
+  /** The job body for a forwarded SMS; stored with the message's new state in one synced batch. */
+  buildPayload(message: SmsMessage, activation: Activation): P;
+  /** One delivery attempt; must not throw (a throw counts as retry). */
+  deliver(job: PushJob<P>): Promise<DeliveryResult>;
+  retryIntervalMs: number;
+  /** Deliveries in flight at once. */
+  concurrency: number;
+}
+
+export interface OutboxStats {
+  pending: number;
+  oldestPendingAt?: number;
+  givenUp: number;
+  delivered: number;
+}
+
+export interface OutboxHandle {
+  stats(): OutboxStats;
+  list(filter?: { activationId?: number; messageId?: string }): Promise<PushJob[]>;
+  /** Stops delivering (in-flight attempts finish); jobs stay on disk. */
+  stop(): Promise<void>;
+}
+
+export interface ActivationsApi {
+  /** Numbers GET_NUMBER would really hand out now, per country/operator/service. Synchronous, from memory. */
+  counts(marketplace: string, services: readonly string[]): CountTree;
+  /** Atomic: concurrent calls never get the same number; null when none fits. */
+  reserve(request: NumberRequest): Promise<Activation | null>;
+  finish(marketplace: string, activationId: number, status: number, reason: FinishReason, options?: { sum?: number }): Promise<FinishResult>;
+  get(activationId: number): Promise<Activation | undefined>;
+  listRecent(limit: number, filter?: { marketplace?: string; state?: ActivationState }): Promise<Activation[]>;
+  /** Route forwarded SMS of this marketplace's activations into its durable outbox. */
+  registerMarketplace<P>(marketplace: string, sink: MarketplaceSink<P>): OutboxHandle;
+}
