@@ -1,0 +1,52 @@
+/** Every topic the plugin uses, in one place (documented in README.md). */
+export interface Topics {
+  root: string;
+  status: string;
+  stats: string;
+  events: string;
+  modem(imei: string): string;
+  modemSet(imei: string): string;
+  modemSetResponse(imei: string): string;
+  /** Subscription filter for every modem's command topic. */
+  modemSetFilter: string;
+  /** The IMEI in a command topic, or undefined when the topic is not one. */
+  imeiOfSetTopic(topic: string): string | undefined;
+  haStatus: string;
+  haConfig(component: string, objectId: string): string;
+  /** The Home Assistant node id: the hub's id made safe for a discovery topic. */
+  haNode: string;
+}
+
+/** Keeps the characters Home Assistant allows in ids ([a-zA-Z0-9_-]). */
+export function haSafe(value: string): string {
+  return value.replace(/[^a-zA-Z0-9_-]/g, "_");
+}
+
+export function topicsFor(baseTopic: string, hubId: string, haPrefix: string): Topics {
+  const root = `${baseTopic}/${hubId}`;
+  const modemsRoot = `${root}/modems/`;
+  const haNode = haSafe(`simhive_${hubId}`);
+  return {
+    root,
+    status: `${root}/status`,
+    stats: `${root}/stats`,
+    events: `${root}/events`,
+    modem: (imei) => `${modemsRoot}${imei}`,
+    modemSet: (imei) => `${modemsRoot}${imei}/set`,
+    modemSetResponse: (imei) => `${modemsRoot}${imei}/set/response`,
+    modemSetFilter: `${modemsRoot}+/set`,
+    imeiOfSetTopic: (topic) => {
+      if (!topic.startsWith(modemsRoot) || !topic.endsWith("/set")) return undefined;
+      const imei = topic.slice(modemsRoot.length, -"/set".length);
+      return imei.length > 0 && !imei.includes("/") ? imei : undefined;
+    },
+    haStatus: `${haPrefix}/status`,
+    haConfig: (component, objectId) => `${haPrefix}/${component}/${haNode}/${haSafe(objectId)}/config`,
+    haNode,
+  };
+}
+
+/** An IMEI usable as one topic level (digits in practice; anything else is refused). */
+export function isTopicSafeImei(imei: string | undefined): imei is string {
+  return typeof imei === "string" && /^[0-9A-Za-z_-]{1,32}$/.test(imei);
+}
