@@ -1,0 +1,185 @@
+/**
+ * Number masks: digit patterns matched against the whole number with country
+ * code. `*` is any run of digits (empty too), `?` is exactly one digit, and a
+ * mask of plain digits is a prefix (`7908` ≡ `7908*`). A leading `+` is
+ * allowed and ignored.
+ *
+ * Masks are compiled once into a prefix trie (plain prefixes, and masks that
+ * are a prefix followed by a single trailing `*`) plus a short list of glob
+ * matchers for the rest. Matching walks the number's char codes: no
+ * allocation, no regex, so the hook can run for every number × service.
+ */
+
+/** The shape a mask must have; the JSON Schema uses it so ajv reports it with the config path. */
+export const MASK_PATTERN = "^\\+?[0-9?*]+$";
+const MASK_RE = new RegExp(MASK_PATTERN);
+export const MASK_MAX_LENGTH = 32;
+
+const CODE_0 = 48;
+const CODE_STAR = 42;
+const CODE_QUESTION = 63;
+
+/** The reason a mask is invalid, or undefined when it is fine. */
+export function maskProblem(mask: unknown): string | undefined {
+  if (typeof mask !== "string") return `must be a string of digits, "*" and "?" (got ${mask === null ? "null" : typeof mask})`;
+  if (mask.length === 0) return "must not be empty";
+  if (mask.length > MASK_MAX_LENGTH) return `must be at most ${MASK_MAX_LENGTH} characters`;
+  if (!MASK_RE.test(mask)) {
+    const bad = [...mask.replace(/^\+/, "")].find((c) => !/[0-9?*]/.test(c)) ?? "+";
+    return `"${mask}" may hold only digits, "*" (any digits) and "?" (one digit), with an optional leading "+"; found ${JSON.stringify(bad)}`;
+  }
+  return undefined;
+}
+
+/** Trie node: `children[d]` for digit d; `terminal` means a prefix ends here. */
+interface TrieNode {
+  children: (TrieNode | undefined)[];
+  terminal: boolean;
+}
+
+function trieNode(): TrieNode {
+  return { children: new Array<TrieNode | undefined>(10).fill(undefined), terminal: false };
+}
+
+/** A glob kept as char codes: digits, `*` and `?`. */
+interface Glob {
+  codes: Uint8Array;
+  /** Without `*`, a number must have exactly this many digits; with, at least `minLength`. */
+  minLength: number;
+  hasStar: boolean;
+}
+
+/** An immutable, compiled set of masks. */
+export class MaskSet {
+  readonly masks: readonly string[];
+  readonly #root: TrieNode | undefined;
+  readonly #globs: readonly Glob[];
+  /** A mask `*` (or `**`...) excludes every number. */
+  readonly #all: boolean;
+
+  private constructor(masks: readonly string[], root: TrieNode | undefined, globs: Glob[], all: boolean) {
+    this.masks = masks;
+    this.#root = root;
+    this.#globs = globs;
+    this.#all = all;
+  }
+
+  static readonly EMPTY = MaskSet.compile([]);
+
+  /** Compiles masks already checked with `maskProblem`; throws on an invalid one. */
+  static compile(masks: readonly string[]): MaskSet {
+    let root: TrieNode | undefined;
+    const globs: Glob[] = [];
+    let all = false;
+    for (const raw of masks) {
+      const problem = maskProblem(raw);
+      if (problem) throw new TypeError(`invalid mask: ${problem}`);
+      const mask = raw.startsWith("+") ? raw.slice(1) : raw;
+      const firstWild = mask.search(/[*?]/);
+      const isPrefix = firstWild === -1 || (firstWild === mask.length - 1 && mask.endsWith("*"));
+      if (isPrefix) {
+        const digits = firstWild === -1 ? mask : mask.slice(0, -1);
+        if (digits.length === 0) {
+          all = true;
+          continue;
+        }
+        root ??= trieNode();
+        let node = root;
+        for (let i = 0; i < digits.length; i++) {
+          const d = digits.charCodeAt(i) - CODE_0;
+          let next = node.children[d];
+          if (!next) {
+            next = trieNode();
+            node.children[d] = next;
+          }
+          node = next;
+        }
+        node.terminal = true;
+        continue;
+      }
+      if (/^\*+$/.test(mask)) {
+        all = true;
+        continue;
+      }
+      const collapsed = mask.replace(/\*+/g, "*");
+      const codes = Uint8Array.from(collapsed, (c) => c.charCodeAt(0));
+      let minLength = 0;
+      for (const code of codes) if (code !== CODE_STAR) minLength++;
+      globs.push({ codes, minLength, hasStar: collapsed.includes("*") });
+    }
+    return new MaskSet([...masks], root, globs, all);
+  }
+
+  get size(): number {
+    return this.masks.length;
+  }
+
+  /** True when `msisdn` (digits with country code) matches any mask. */
+  matches(msisdn: string): boolean {
+    if (this.#all) return msisdn.length > 0;
+    const root = this.#root;
+    if (root) {
+      let node: TrieNode | undefined = root;
+      for (let i = 0; i < msisdn.length; i++) {
+        node = node.children[msisdn.charCodeAt(i) - CODE_0];
+        if (!node) break;
+        if (node.terminal) return true;
+      }
+    }
+    const globs = this.#globs;
+    for (let g = 0; g < globs.length; g++) {
+      if (globMatches(globs[g] as Glob, msisdn)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Classic single-backtrack glob match (`*` any run, `?` one digit), anchored
+ * at both ends; linear in practice for masks of a few stars.
+ */
+function globMatches(glob: Glob, text: string): boolean {
+  const length = text.length;
+  if (glob.hasStar ? length < glob.minLength : length !== glob.minLength) return false;
+  const codes = glob.codes;
+  let p = 0;
+  let t = 0;
+  let starP = -1;
+  let starT = 0;
+  while (t < length) {
+    const code = p < codes.length ? (codes[p] as number) : -1;
+    const ch = text.charCodeAt(t);
+    if (code === CODE_STAR) {
+      starP = p++;
+      starT = t;
+    } else if (code === ch || (code === CODE_QUESTION && ch >= CODE_0 && ch <= CODE_0 + 9)) {
+      p++;
+      t++;
+    } else if (starP !== -1) {
+      p = starP + 1;
+      t = ++starT;
+    } else {
+      return false;
+    }
+  }
+  while (p < codes.length && codes[p] === CODE_STAR) p++;
+  return p === codes.length;
+}
+
+/**
+ * Request exception prefixes as they come from a marketplace: strings or
+ * integers, maybe with `+`, spaces or dashes. Returns the digit prefixes; an
+ * entry with no digit at all is ignored (an empty prefix would exclude every
+ * number for a typo).
+ */
+export function normalisePrefixes(entries: readonly unknown[]): string[] {
+  const prefixes: string[] = [];
+  for (const entry of entries) {
+    if (typeof entry !== "string" && typeof entry !== "number" && typeof entry !== "bigint") continue;
+    if (typeof entry === "number" && (!Number.isSafeInteger(entry) || entry < 0)) continue;
+    const text = String(entry);
+    const digits = text.replace(/\D+/g, "");
+    if (digits.length > 0) prefixes.push(digits);
+  }
+  return prefixes;
+}
