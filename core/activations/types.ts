@@ -62,6 +62,7 @@ export interface PushJob<P = unknown> {
   state: "pending" | "done" | "given-up";
   attempts: number;
   nextAttemptAt: number;
+  lastAttemptAt?: number;
   /** Short description of the partner's last answer (status line / error code), never the SMS text. */
   lastAnswer?: string;
   stopReason?: string;
@@ -93,6 +94,8 @@ export interface OutboxStats {
 
 export interface OutboxHandle {
   stats(): OutboxStats;
+  /** Resolves once the jobs left on disk by an earlier run are loaded and scheduled. */
+  ready(): Promise<void>;
   list(filter?: { activationId?: number; messageId?: string }): Promise<PushJob[]>;
   /** Stops delivering (in-flight attempts finish); jobs stay on disk. */
   stop(): Promise<void>;
@@ -108,4 +111,41 @@ export interface ActivationsApi {
   listRecent(limit: number, filter?: { marketplace?: string; state?: ActivationState }): Promise<Activation[]>;
   /** Route forwarded SMS of this marketplace's activations into its durable outbox. */
   registerMarketplace<P>(marketplace: string, sink: MarketplaceSink<P>): OutboxHandle;
+}
+
+/** Per number (msisdn) and service: what the marketplaces reported about it. */
+export interface ServiceHistory {
+  msisdn: string;
+  service: string;
+  /** Times the number was sold for the service (FINISH 3): spent for it. */
+  sold: number;
+  /** The marketplace asked never to offer it again for the service (FINISH 1). */
+  refused: boolean;
+  /** Cancellations (FINISH 4); at `cancelLimit` the number is no longer offered for the service. */
+  cancellations: number;
+  /** The price of the last sale, when the marketplace gave it. */
+  lastSum?: number;
+  updatedAt: number;
+}
+
+/** The core `activations:` config section. */
+export interface ActivationsConfig {
+  /** Activations older than this are finished with reason "stale" (a safety net, logged and counted). */
+  staleActivationHours: number;
+  /** Cancellations per number and service after which the number is no longer offered for it. */
+  cancelLimit: number;
+  /** How often the stale safety net looks. */
+  staleCheckSeconds: number;
+}
+
+/** What the hub holds: the API plugins see, plus the lifecycle. */
+export interface ActivationsService extends ActivationsApi {
+  /** Loads the in-memory index, routes messages left pending, starts the stale check. */
+  start(): Promise<void>;
+  /** Stops routing, the stale check and every outbox (jobs stay on disk). */
+  stop(): Promise<void>;
+  /** History of one number for one service, from memory. */
+  history(msisdn: string, service: string): ServiceHistory | undefined;
+  /** Routes every message still in `messages-pending` (at start, and when a marketplace registers). */
+  routePending(): Promise<void>;
 }
