@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import Router from "@koa/router";
 import type { Registry } from "prom-client";
 import type { ActivationsApi } from "./activations/types.ts";
@@ -78,15 +79,31 @@ export type PluginResolver = (name: string) => Promise<PluginDefinition | undefi
 
 const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
-/** Finds `plugins/<name>/index.ts` (or `.js` when running compiled). */
-export const resolveBuiltinPlugin: PluginResolver = async (name) => {
-  if (!PLUGIN_NAME.test(name)) return undefined;
-  const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  const url = new URL(`../plugins/${name}/index.${extension}`, import.meta.url);
-  if (!existsSync(fileURLToPath(url))) return undefined;
-  const module = (await import(url.href)) as { default?: PluginDefinition };
-  return module.default;
-};
+const BUILTIN_DIR = fileURLToPath(new URL("../plugins/", import.meta.url));
+
+/**
+ * Finds `<dir>/<name>/index.ts` (or `.js` when running compiled) in the
+ * built-in plugins/ folder, then in `extraDirs`.
+ */
+export function pluginResolver(extraDirs: readonly string[] = []): PluginResolver {
+  return async (name) => {
+    if (!PLUGIN_NAME.test(name)) return undefined;
+    for (const dir of [BUILTIN_DIR, ...extraDirs]) {
+      for (const extension of ["ts", "js"]) {
+        const path = join(dir, name, `index.${extension}`);
+        if (!existsSync(path)) continue;
+        const module = (await import(pathToFileURL(path).href)) as { default?: PluginDefinition };
+        if (module.default?.name !== name) {
+          throw new SimhiveError("SIMHIVE_ERR_PLUGIN_UNKNOWN", `${path} does not default-export a plugin named "${name}"`);
+        }
+        return module.default;
+      }
+    }
+    return undefined;
+  };
+}
+
+export const resolveBuiltinPlugin: PluginResolver = pluginResolver();
 
 /** Loads the definitions of the named plugins; unknown names are one error listing them all. */
 export async function loadDefinitions(names: readonly string[], resolve: PluginResolver): Promise<PluginDefinition[]> {

@@ -1,0 +1,134 @@
+import { parseArgs } from "node:util";
+import { type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
+import { describeError, isSimhiveError } from "./errors.ts";
+import { Hub } from "./hub.ts";
+import { createLogger } from "./log.ts";
+import { SystemdNotifier } from "./notify.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `simhive ${VERSION}: an SMS hub for USB GSM modems
+
+usage: simhive <command> [--config FILE]
+
+commands:
+  start         run the hub (config: --config, then $SIMHIVE_CONFIG, then /etc/simhive/config.yaml)
+  check         validate the config file and exit (non-zero on errors); touches no hardware
+  modems        table of modems of the running hub: port, identity, state, signal, number
+  activations   recent activations of the running hub   [--limit N]
+  sms           recent messages of the running hub      [--limit N] [--show-text]
+  version       print the version
+`;
+
+type Exit = number;
+
+async function load(configArg: string | undefined): Promise<LoadedConfig> {
+  return loadConfigFile(findConfigPath(configArg));
+}
+
+function reportConfigError(error: unknown): Exit {
+  if (isSimhiveError(error, "SIMHIVE_ERR_CONFIG") || isSimhiveError(error, "SIMHIVE_ERR_CONFIG_NOT_FOUND")) {
+    process.stderr.write(`${formatConfigError(error)}\n`);
+    return 2;
+  }
+  throw error;
+}
+
+async function check(configArg: string | undefined): Promise<Exit> {
+  try {
+    const loaded = await load(configArg);
+    const plugins = loaded.plugins.map((p) => p.name);
+    process.stdout.write(`${loaded.file}: config OK (plugins: ${plugins.length ? plugins.join(", ") : "none"})\n`);
+    return 0;
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}
+
+async function start(configArg: string | undefined): Promise<Exit> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load(configArg);
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  const log = createLogger({ level: loaded.config.log.level });
+  const notifier = new SystemdNotifier(log);
+  process.on("uncaughtException", (error) => {
+    log.fatal({ err: error }, "uncaught exception; exiting so systemd restarts the hub");
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (reason) => {
+    log.fatal({ err: reason }, "unhandled promise rejection; exiting so systemd restarts the hub");
+    process.exit(1);
+  });
+  let hub: Hub;
+  try {
+    hub = await Hub.start({ loaded, log, notifier });
+  } catch (error) {
+    const message = isSimhiveError(error) ? error.message : describeError(error);
+    log.fatal({ err: isSimhiveError(error) ? undefined : error, code: isSimhiveError(error) ? error.code : undefined }, `hub failed to start: ${message}`);
+    process.stderr.write(`simhive: ${message}\n`);
+    log.flush();
+    return 1;
+  }
+  return new Promise<Exit>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal; exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      const limitMs = loaded.config.hub.shutdownTimeoutSeconds * 1000;
+      log.info({ signal }, "stopping");
+      const force = setTimeout(() => {
+        log.error({ limitMs }, "stop took too long; exiting anyway");
+        log.flush();
+        process.exit(1);
+      }, limitMs);
+      force.unref();
+      hub.stop(limitMs - 500).then(() => {
+        clearTimeout(force);
+        log.flush();
+        resolve(0);
+      });
+    };
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGHUP", () => {
+      log.info("SIGHUP: reloading config");
+      void hub.reload();
+    });
+  });
+}
+
+export async function main(argv: string[]): Promise<Exit> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      limit: { type: "string" },
+      "show-text": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  const command = positionals[0];
+  if (values.help || command === undefined || command === "help") {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 64 : 0;
+  }
+  switch (command) {
+    case "version":
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case "check":
+      return check(values.config);
+    case "start":
+      return start(values.config);
+    default:
+      process.stderr.write(`simhive: unknown command "${command}"\n\n${USAGE}`);
+      return 64;
+  }
+}

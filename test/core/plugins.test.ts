@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Writable } from "node:stream";
+import { isSimhiveError } from "../../core/errors.ts";
+import { createLogger } from "../../core/log.ts";
+import type { PluginDefinition } from "../../core/plugins.ts";
+import { startTestHub, type TestHub } from "../helpers/hub.ts";
+
+/** A logger whose JSON lines the test can read. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: createLogger({ level: "debug", destination }), lines };
+}
+
+function recorder() {
+  const events: string[] = [];
+  const plugin = (name: string, extra: Partial<PluginDefinition> = {}): PluginDefinition => ({
+    name,
+    configSchema: { type: "object", properties: {} },
+    start() {
+      events.push(`start ${name}`);
+      return { stop: () => void events.push(`stop ${name}`) };
+    },
+    ...extra,
+  });
+  return { events, plugin };
+}
+
+const enable = (...names: string[]) => ({ plugins: Object.fromEntries(names.map((n) => [n, { enabled: true }])) });
+
+describe("plugin host", () => {
+  const hubs: TestHub[] = [];
+  after(async () => {
+    for (const hub of hubs) await hub.cleanup();
+  });
+
+  it("starts in dependency order and stops in reverse", async () => {
+    const { events, plugin } = recorder();
+    const hub = await startTestHub({
+      config: enable("c", "a", "b"),
+      plugins: [plugin("a", { dependencies: ["b"] }), plugin("b"), plugin("c", { dependencies: ["a"] })],
+    });
+    hubs.push(hub);
+    await hub.stop();
+    assert.deepEqual(events, ["start b", "start a", "start c", "stop c", "stop a", "stop b"]);
+  });
+
+  it("loads only enabled plugins", async () => {
+    const { events, plugin } = recorder();
+    const hub = await startTestHub({ config: { plugins: { a: { enabled: true }, b: { enabled: false } } }, plugins: [plugin("a"), plugin("b")] });
+    hubs.push(hub);
+    assert.deepEqual(events, ["start a"]);
+  });
+
+  it("refuses to start when a dependency is not enabled, naming both", async () => {
+    const { plugin } = recorder();
+    await assert.rejects(
+      startTestHub({ config: enable("a"), plugins: [plugin("a", { dependencies: ["missing"] })] }),
+      (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_PLUGIN_DEPENDENCY") && /plugins\.a: needs plugin "missing"/.test(error.message),
+    );
+  });
+
+  it("isolates a plugin whose start throws: logged by name, its dependents left stopped, the others run", async () => {
+    const { events, plugin } = recorder();
+    const { log, lines } = capturingLogger();
+    const broken = plugin("broken", {
+      start() {
+        throw new Error("boom");
+      },
+    });
+    const hub = await startTestHub({
+      log,
+      config: enable("broken", "needs-broken", "fine"),
+      plugins: [broken, plugin("needs-broken", { dependencies: ["broken"] }), plugin("fine")],
+    });
+    hubs.push(hub);
+    assert.deepEqual(events, ["start fine"]);
+    assert.equal(hub.hub.plugins.status("broken"), "failed");
+    assert.equal(hub.hub.plugins.status("needs-broken"), "failed");
+    assert.equal(hub.hub.plugins.status("fine"), "running");
+    assert.ok(lines.some((l) => l.plugin === "broken" && l.level === "error" && /failed to start/.test(String(l.msg))));
+    const readyz = await fetch(`${hub.url}/readyz`);
+    assert.equal(readyz.status, 503, "not ready while an enabled plugin is not running");
+    await hub.stop();
+    assert.deepEqual(events, ["start fine", "stop fine"]);
+  });
+
+  it("times out a start that never finishes and still stops the others", async () => {
+    const { plugin } = recorder();
+    const hub = await startTestHub({
+      config: enable("hangs", "fine"),
+      plugins: [plugin("hangs", { startTimeoutMs: 200, start: () => new Promise(() => {}) }), plugin("fine")],
+    });
+    hubs.push(hub);
+    assert.equal(hub.hub.plugins.status("hangs"), "failed");
+    assert.match(hub.hub.plugins.list().find((p) => p.name === "hangs")?.error ?? "", /did not finish within 200 ms/);
+    assert.equal(hub.hub.plugins.status("fine"), "running");
+  });
+
+  it("calls every stop even when one throws, and removes the plugins' listeners and hooks", async () => {
+    const { events, plugin } = recorder();
+    const throwsOnStop = plugin("throws-on-stop", {
+      start(ctx) {
+        ctx.bus.on("hub.stopping", () => {});
+        ctx.hooks.numberFilter(() => true);
+        return {
+          stop() {
+            events.push("stop throws-on-stop");
+            throw new Error("stop failed");
+          },
+        };
+      },
+    });
+    const hub = await startTestHub({ config: enable("first", "throws-on-stop"), plugins: [plugin("first"), throwsOnStop] });
+    hubs.push(hub);
+    assert.equal(hub.hub.bus.listenerCount("hub.stopping", "throws-on-stop"), 1);
+    assert.equal(hub.hub.hooks.numberFilter.size, 1);
+    await hub.stop();
+    assert.deepEqual(events, ["start first", "stop throws-on-stop", "stop first"]);
+    assert.equal(hub.hub.bus.listenerCount("hub.stopping", "throws-on-stop"), 0);
+    assert.equal(hub.hub.hooks.numberFilter.size, 0);
+  });
+
+  it("isolates a throwing bus listener: the others still get the event", async () => {
+    const got: string[] = [];
+    const { log, lines } = capturingLogger();
+    const hub = await startTestHub({
+      log,
+      config: enable("thrower", "listener"),
+      plugins: [
+        { name: "thrower", configSchema: {}, start: (ctx) => void ctx.bus.on("config.reloaded", () => { throw new Error("listener boom"); }) },
+        { name: "listener", configSchema: {}, start: (ctx) => void ctx.bus.on("config.reloaded", () => void got.push("listener")) },
+      ],
+    });
+    hubs.push(hub);
+    hub.hub.bus.emit("config.reloaded", { changedSections: [] });
+    assert.deepEqual(got, ["listener"]);
+    assert.ok(lines.some((l) => l.owner === "thrower" && l.msg === "event listener failed"));
+  });
+
+  it("hooks: every numberFilter must allow, a throwing hook denies; smsFilter's first non-forward wins, a throw holds", async () => {
+    const hub = await startTestHub({
+      config: enable("allow", "deny-7908"),
+      plugins: [
+        { name: "allow", configSchema: {}, start: (ctx) => void ctx.hooks.numberFilter(() => true) },
+        {
+          name: "deny-7908",
+          configSchema: {},
+          start(ctx) {
+            ctx.hooks.numberFilter((n) => {
+              if (n.msisdn === "0") throw new Error("bad");
+              return !n.msisdn.startsWith("7908");
+            });
+            ctx.hooks.smsFilter((m) => (m.sender === "throw" ? (() => { throw new Error("x"); })() : m.sender === "spam" ? { action: "drop", reason: "spam" } : { action: "forward" }));
+          },
+        },
+      ],
+    });
+    hubs.push(hub);
+    const n = (msisdn: string) => ({ msisdn, iccid: "1", imei: "1", country: "russia", operator: "mts" });
+    const request = { marketplace: "m", service: "vk", exceptionPrefixes: [] };
+    const { numberFilter, smsFilter } = hub.hub.hooks;
+    assert.equal(numberFilter.allows(n("79281234567"), request), true);
+    assert.equal(numberFilter.allows(n("79081234567"), request), false);
+    assert.equal(numberFilter.allows(n("0"), request), false);
+    const sms = (sender: string) => ({ messageId: "1", fingerprint: "f", iccid: "1", sender, text: "t", receivedAt: 0, parts: 1, complete: true });
+    const activation = { activationId: 1, marketplace: "m", msisdn: "7", iccid: "1", country: "russia", operator: "mts", service: "vk", state: "active" as const, createdAt: 0 };
+    assert.deepEqual(smsFilter.decide(sms("VK"), activation), { action: "forward" });
+    assert.deepEqual(smsFilter.decide(sms("spam"), activation), { action: "drop", reason: "spam" });
+    assert.deepEqual(smsFilter.decide(sms("throw"), activation), { action: "hold", reason: "hook-error:deny-7908" });
+  });
+});
