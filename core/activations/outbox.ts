@@ -217,6 +217,7 @@ export class Outbox<P = unknown> implements OutboxHandle {
     } catch (error) {
       log.error({ err: error, marketplace: this.marketplace, activationId: job.activationId }, "outbox: could not record a push attempt");
     }
+    this.#inFlightJobs.delete(job.jobId);
     const context = { marketplace: this.marketplace, activationId: job.activationId, messageId: job.messageId, attempts: updated.attempts };
     if (updated.state === "done") {
       this.#delivered++;
