@@ -46,7 +46,7 @@ describe("activations: SMS routing", () => {
       const message = makeMessage(number, "Your code is 800142");
       const delivered = nextEvent(rig.bus, "push.delivered");
       const route = await routed(rig, message);
-      assert.equal(route.state, "forwarded");
+      assert.equal(route?.state, "forwarded");
       // On disk with the route before any attempt: the job is there as soon as the route is.
       const jobs = await outbox.list({ messageId: message.messageId });
       assert.equal(jobs.length, 1);
