@@ -26,6 +26,11 @@ interface Outgoing {
   retain: boolean;
 }
 
+/** The wait before reconnect attempt `attempt` (0-based): 1 s, 2 s, 4 s ... capped at `capMs`. */
+export function reconnectDelay(attempt: number, capMs: number): number {
+  return Math.min(capMs, RECONNECT_MIN_MS * 2 ** Math.min(Math.max(attempt, 0), 30));
+}
+
 export class TopicError extends Error {
   readonly code = "SIMHIVE_ERR_MQTT_TOPIC";
 }
@@ -129,7 +134,7 @@ export class Publisher {
     if (this.#stopping) return;
     if (wasConnected) this.#options.log.warn("MQTT connection lost; reconnecting");
     if (this.#reconnectTimer) return;
-    const delay = Math.min(this.#options.reconnectMaxMs, RECONNECT_MIN_MS * 2 ** Math.min(this.#attempt, 30));
+    const delay = reconnectDelay(this.#attempt, this.#options.reconnectMaxMs);
     this.#attempt = Math.min(this.#attempt + 1, Number.MAX_SAFE_INTEGER);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;

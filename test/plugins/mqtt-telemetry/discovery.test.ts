@@ -23,7 +23,7 @@ test("Home Assistant discovery: hub and modem sensors, checked field by field", 
   const root = `${base}/${hub.hubId}`;
   const watcher = await Watcher.open(broker.url, [`${haPrefix}/#`]);
   try {
-    const config = async (objectId: string): Promise<Record<string, any>> => {
+    const config = async (objectId: string): Promise<Record<string, unknown>> => {
       const message = await watcher.waitOn(`${haPrefix}/sensor/${node}/${objectId}/config`, (p) => p.length > 0);
       assert.equal(message.retain, true, `${objectId} config is retained`);
       return JSON.parse(message.payload);
