@@ -318,8 +318,9 @@ const HANDLERS = new Map<string, Handler>([
     if (c.form !== "set" || index === undefined || !modem.sim.validIndex(index)) return cms(321);
     const message = modem.sim.get(index);
     if (!message) return OK;
+    const lines = messageLines(modem, "+CMGR: ", message.status, message.pdu);
     modem.sim.markRead(index);
-    return { lines: messageLines(modem, "+CMGR: ", message.status, message.pdu) };
+    return { lines };
   }],
   ["+CMGL", (modem, c) => {
     if (c.form === "test") return { lines: [modem.session.cmgf === 0 ? "+CMGL: (0-4)" : '+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")'] };

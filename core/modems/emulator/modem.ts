@@ -333,7 +333,7 @@ export class EmulatedModem extends EventEmitter {
   }
 
   private deliverWaiting(onStored?: (part: NetworkPart, slot: number) => void): void {
-    while (this.network.length > 0 && this.isRegistered && !this.hung) {
+    while (this.network.length > 0 && this.isRegistered) {
       const part = this.network[0] as NetworkPart;
       const mt = this.session.cnmi[1] ?? 0;
       if (mt === 2) {
