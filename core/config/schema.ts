@@ -17,7 +17,8 @@ export function coreSchema(sections: { modems: JsonSchema; activations: JsonSche
             type: "string",
             pattern: "^[A-Za-z0-9_.-]{1,64}$",
             default: hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 64) || "simhive",
-            description: "Name of this hub in telemetry and logs (default: the host name).",
+            "x-default-doc": "the host name",
+            description: "Name of this hub in MQTT topics and logs.",
           },
           dataDir: { type: "string", minLength: 1, default: "/var/lib/simhive", description: "Where the LevelDB store lives." },
           retentionDays: {
