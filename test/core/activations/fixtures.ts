@@ -57,7 +57,7 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function makeRig(numbers: NumberInfo[], config: Partial<ActivationsConfig> = {}, dir?: string): Promise<Rig> {
+export async function makeRig(numbers: NumberInfo[], config: Partial<ActivationsConfig> = {}, dir?: string, makeRegistry: () => Registry = () => new Registry()): Promise<Rig> {
   const directory = dir ?? (await mkdtemp(join(tmpdir(), "simhive-activations-")));
   const log = silentLogger();
   const rig = {
@@ -68,7 +68,7 @@ export async function makeRig(numbers: NumberInfo[], config: Partial<Activations
     rig.store = await Store.open(directory, log);
     rig.bus = new EventBus(log);
     rig.hooks = createHooks(log);
-    rig.metrics = new Registry();
+    rig.metrics = makeRegistry();
     rig.messages = new MessageRepository(rig.store);
     rig.activations = createActivations({ store: rig.store, bus: rig.bus, log, hooks: rig.hooks, numbers: rig.numbers, metrics: rig.metrics, config });
     await rig.activations.start();

@@ -1,0 +1,101 @@
+import { gzipSync } from "node:zlib";
+import type { Activation, DeliveryResult, MarketplaceSink, PushJob } from "../../core/activations/types.ts";
+import type { SmsMessage } from "../../core/types.ts";
+
+/** What an outbox job keeps: the SMS fields. `action` and `key` are added at send time (the key is not stored per job). */
+export interface PushPayload {
+  smsId: number;
+  phoneFrom: string;
+  phone: string;
+  text: string;
+}
+
+/** Seed 000: these answers end the job; everything else is tried again. */
+export const STOP_ANSWERS = new Set(["NO_OPERATION", "NO_OP", "BAD_SERVICE", "IGNORED", "SERVICE_BAN"]);
+
+export interface PushSettings {
+  pushUrl: string;
+  key: string;
+  gzip: boolean;
+  timeoutMs: number;
+  retryIntervalMs: number;
+  concurrency: number;
+  userAgent: string;
+}
+
+/** The PUSH_SMS body, fields in the order of seed 000's example. */
+export function pushBody(payload: PushPayload, key: string): string {
+  return JSON.stringify({ smsId: payload.smsId, phoneFrom: payload.phoneFrom, phone: payload.phone, text: payload.text, action: "PUSH_SMS", key });
+}
+
+/** A short, low-cardinality description of an error, for `lastAnswer` and the metric label. */
+function networkAnswer(error: unknown): string {
+  const err = error as { name?: string; cause?: { code?: string; name?: string } };
+  if (err.name === "TimeoutError" || err.name === "AbortError" || err.cause?.name === "TimeoutError") return "timeout";
+  const code = err.cause?.code;
+  if (code === "ECONNREFUSED") return "refused";
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return "reset";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "dns";
+  if (code?.startsWith("UND_ERR_") && code.includes("TIMEOUT")) return "timeout";
+  return "network-error";
+}
+
+/** The partner's code from a JSON answer: `{"status":"NO_OPERATION"}` or `{"status":"ERROR","error":"NO_OPERATION"}`. */
+function partnerCode(answer: unknown): string | undefined {
+  if (!answer || typeof answer !== "object") return undefined;
+  const { status, error } = answer as { status?: unknown; error?: unknown };
+  for (const value of [error, status]) {
+    if (typeof value === "string" && STOP_ANSWERS.has(value.trim().toUpperCase())) return value.trim().toUpperCase();
+  }
+  return typeof status === "string" ? status.trim().toUpperCase() : undefined;
+}
+
+/** One PUSH_SMS attempt. Done only on HTTP 200 with status SUCCESS; a stop answer ends the job; anything else retries. */
+export async function deliverPush(job: PushJob<PushPayload>, settings: PushSettings): Promise<DeliveryResult> {
+  const json = pushBody(job.payload, settings.key);
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json; charset=utf-8",
+    "User-Agent": settings.userAgent,
+    "Accept-Encoding": "gzip",
+  };
+  let body: string | Uint8Array = json;
+  if (settings.gzip) {
+    body = gzipSync(json);
+    headers["Content-Encoding"] = "gzip";
+  }
+  let status: number;
+  let text: string;
+  try {
+    const response = await fetch(settings.pushUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(settings.timeoutMs), redirect: "error" });
+    status = response.status;
+    text = await response.text();
+  } catch (error) {
+    return { outcome: "retry", answer: networkAnswer(error) };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { outcome: "retry", answer: status === 200 ? "bad-json" : `http-${status}` };
+  }
+  const code = partnerCode(parsed);
+  if (code !== undefined && STOP_ANSWERS.has(code)) return { outcome: "stop", reason: code, answer: status === 200 ? code : `http-${status} ${code}` };
+  if (status === 200 && code === "SUCCESS") return { outcome: "done", answer: "SUCCESS" };
+  const shortCode = code !== undefined && /^[A-Z_]{1,32}$/.test(code) ? code : "unexpected";
+  return { outcome: "retry", answer: status === 200 ? shortCode : `http-${status}` };
+}
+
+export function createPushSink(settings: () => PushSettings): MarketplaceSink<PushPayload> {
+  return {
+    buildPayload(message: SmsMessage, activation: Activation): PushPayload {
+      return { smsId: activation.activationId, phoneFrom: message.sender, phone: activation.msisdn, text: message.text };
+    },
+    deliver: (job) => deliverPush(job, settings()),
+    get retryIntervalMs() {
+      return settings().retryIntervalMs;
+    },
+    get concurrency() {
+      return settings().concurrency;
+    },
+  };
+}
