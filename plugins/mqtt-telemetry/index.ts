@@ -8,7 +8,7 @@ import { handleCommand } from "./commands.ts";
 import { configSchema, withDefaults, type MqttTelemetryConfig, type TlsConfig } from "./config.ts";
 import { Discovery } from "./discovery.ts";
 import { modemPayload, StatsCollector } from "./payloads.ts";
-import { Publisher } from "./publisher.ts";
+import { assertPublishTopic, Publisher } from "./publisher.ts";
 import { isTopicSafeImei, topicsFor } from "./topics.ts";
 
 /** A PEM given inline, or read from the path given. */
@@ -41,6 +41,11 @@ type EventPayload = Record<string, unknown> & { event: string };
 function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
   const config = withDefaults(ctx.config);
   const topics = topicsFor(config.baseTopic, ctx.hub.id, config.homeassistantPrefix);
+  try {
+    assertPublishTopic(topics.status);
+  } catch (error) {
+    throw new SimhiveError("SIMHIVE_ERR_CONFIG", `plugins.mqtt-telemetry: the hub id and baseTopic must make a valid topic: ${(error as Error).message}`, { cause: error });
+  }
   const discovery = config.homeassistant ? new Discovery(topics, ctx.hub) : undefined;
   const stats = new StatsCollector();
   const lastKnown = new Map<string, ModemInfo & { imei: string }>();
