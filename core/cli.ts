@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
-import { type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
+import { formatTable } from "./activations/report.ts";
+import { modemsOfRunningHub, report } from "./cli-admin.ts";
+import { type HubConfig, type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
 import { describeError, isSimhiveError } from "./errors.ts";
 import { Hub } from "./hub.ts";
 import { createLogger } from "./log.ts";
 import { SystemdNotifier } from "./notify.ts";
+import type { ModemInfo } from "./types.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `simhive ${VERSION}: an SMS hub for USB GSM modems
@@ -102,6 +105,39 @@ async function start(configArg: string | undefined): Promise<Exit> {
   });
 }
 
+async function withConfig(configArg: string | undefined, run: (config: HubConfig) => Promise<string>): Promise<Exit> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load(configArg);
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  try {
+    process.stdout.write(`${await run(loaded.config)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`simhive: ${isSimhiveError(error) ? error.message : describeError(error)}\n`);
+    return 1;
+  }
+}
+
+function modemTable(modems: ModemInfo[]): string {
+  if (modems.length === 0) return "no modems";
+  return formatTable(
+    ["PORT", "IMEI", "ICCID", "STATE", "SIGNAL", "NUMBER", "OPERATOR", "REASON"],
+    modems.map((m) => [
+      m.port,
+      m.imei ?? "",
+      m.iccid ?? "",
+      m.state,
+      m.signalDbm === undefined ? "" : `${m.signalDbm} dBm`,
+      m.msisdn ?? "",
+      [m.country, m.operator].filter(Boolean).join("/"),
+      m.reason ?? "",
+    ]),
+  );
+}
+
 export async function main(argv: string[]): Promise<Exit> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -127,6 +163,13 @@ export async function main(argv: string[]): Promise<Exit> {
       return check(values.config);
     case "start":
       return start(values.config);
+    case "modems":
+      return withConfig(values.config, async (config) => modemTable((await modemsOfRunningHub(config)) as ModemInfo[]));
+    case "activations":
+    case "sms": {
+      const limit = Math.max(1, Number(values.limit ?? 50) || 50);
+      return withConfig(values.config, (config) => report(config, command, { limit, showText: values["show-text"] === true }));
+    }
     default:
       process.stderr.write(`simhive: unknown command "${command}"\n\n${USAGE}`);
       return 64;

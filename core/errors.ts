@@ -14,7 +14,8 @@ export type ErrorCode =
   | "SIMHIVE_ERR_PLUGIN_TIMEOUT"
   | "SIMHIVE_ERR_PDU"
   | "SIMHIVE_ERR_MODEM"
-  | "SIMHIVE_ERR_TIMEOUT";
+  | "SIMHIVE_ERR_TIMEOUT"
+  | "SIMHIVE_ERR_ADMIN";
 
 export class SimhiveError extends Error {
   readonly code: ErrorCode;

@@ -3,6 +3,7 @@ import { EventBus } from "./bus.ts";
 import { type HubConfig, type LoadedConfig, loadConfigFile } from "./config/load.ts";
 import { describeError } from "./errors.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
+import { createAdminRouter, writeAdminToken } from "./http/admin.ts";
 import { createHttpApp } from "./http/app.ts";
 import { HttpServer } from "./http/server.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -111,6 +112,7 @@ export class Hub {
 
   async #start(): Promise<void> {
     const config = this.config;
+    const admin = createAdminRouter({ token: await writeAdminToken(config.hub.dataDir), modems: this.modems, store: this.store });
     const app = createHttpApp({
       log: this.log.child({ component: "http" }),
       metrics: this.metrics,
@@ -118,7 +120,7 @@ export class Hub {
       requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,
       trustProxy: config.http.trustProxy,
       readiness: () => this.#readiness(),
-      routers: () => this.plugins.routers(),
+      routers: () => [admin, ...this.plugins.routers()],
     });
     this.#server = await HttpServer.listen(app, {
       host: config.http.host,
