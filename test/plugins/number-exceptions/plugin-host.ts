@@ -48,6 +48,7 @@ export function request(service: string, exceptionPrefixes: readonly unknown[] =
 
 export interface Running {
   host: PluginHost;
+  bus: EventBus;
   hooks: Hooks;
   metrics: Registry;
   store: Store;
@@ -67,9 +68,10 @@ export async function startPlugin(
   const store = await Store.open(dataDir, log);
   const hooks = createHooks(log);
   const metrics = new Registry();
+  const bus = new EventBus(log);
   const host = new PluginHost({
     log,
-    bus: new EventBus(log),
+    bus,
     store,
     hooks,
     hub: { id: "test-hub", version: "0.0.0", dataDir },
@@ -82,6 +84,7 @@ export async function startPlugin(
   let stopped = false;
   return {
     host,
+    bus,
     hooks,
     metrics,
     store,

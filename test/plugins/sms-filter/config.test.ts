@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
+import smsFilter from "../../../plugins/sms-filter/index.ts";
+import { configSchema, validateConfig } from "../../../plugins/sms-filter/config.ts";
+import type { SmsDecision } from "../../../core/hooks.ts";
+import { removeDir, startPlugin, type Running } from "../number-exceptions/plugin-host.ts";
+import { activation, decisionCounts, sms } from "./helpers.ts";
+
+const FORWARD: SmsDecision = { action: "forward" };
+const drop = (reason: string): SmsDecision => ({ action: "drop", reason });
+
+describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
+  const running: Running[] = [];
+  const dirs: string[] = [];
+  const start = async (section: Record<string, unknown>): Promise<Running> => {
+    const plugin = await startPlugin(smsFilter, section);
+    running.push(plugin);
+    return plugin;
+  };
+  const tempDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), "simhive-sms-filter-"));
+    dirs.push(dir);
+    return dir;
+  };
+  after(async () => {
+    for (const plugin of running) {
+      await plugin.stop();
+      await removeDir(plugin.dataDir);
+    }
+    for (const dir of dirs) await removeDir(dir);
+  });
+
+  it("mode off forwards everything, spam and other services included, and counts it", async () => {
+    const { hooks, metrics } = await start({ mode: "off" });
+    assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "Баланс: 10 р."), activation("vk")), FORWARD);
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("tg")), FORWARD);
+    const counts = await decisionCounts(metrics);
+    assert.equal(counts.get("vk|forward|mode-off"), 1);
+    assert.equal(counts.get("tg|forward|mode-off"), 1);
+  });
+
+  it("mode on (the default) drops them, and counts each reason", async () => {
+    const { hooks, metrics } = await start({});
+    assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "Баланс: 10 р."), activation("vk")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("tg")), drop("other-service:vk"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33709"), activation("tg")), drop("other-service:vk"));
+    const counts = await decisionCounts(metrics);
+    assert.equal(counts.get("vk|drop|spam"), 1);
+    assert.equal(counts.get("tg|drop|other-service:vk"), 2);
+  });
+
+  it("config rules extend the shipped ones, add services and spam patterns", async () => {
+    const { hooks } = await start({
+      rules: { vk: { senders: ["VK Connect Bot", "/^vk-\\d+$/"], texts: ["ВК-код"] }, ds: { name: "Discord", senders: ["Discord"], texts: ["Discord"] } },
+      spam: { texts: ["Лотерея"] },
+    });
+    assert.deepEqual(hooks.smsFilter.decide(sms("vk connect bot", "1234"), activation("vk")), FORWARD, "an added sender");
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK-7", "1234"), activation("tg")), drop("other-service:vk"), "an added sender pattern");
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Ваш ВК-код 1234"), activation("vk")), FORWARD);
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("vk")), FORWARD, "the shipped sender still counts");
+    assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("tg")), drop("other-service:ds"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("ds")), FORWARD);
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш билет 123456 выиграл"), activation("ds")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "x"), activation("ds")), drop("spam"), "the shipped spam still counts");
+  });
+
+  it("replace: true overrides a shipped service rule and the shipped spam list", async () => {
+    const { hooks } = await start({ rules: { vk: { replace: true, senders: ["VKNEW"] } }, spam: { replace: true, senders: ["AdSender"] } });
+    assert.deepEqual(hooks.smsFilter.decide(sms("VKNEW", "Привет"), activation("vk")), FORWARD);
+    assert.deepEqual(hooks.smsFilter.decide(sms("VKNEW", "Привет"), activation("tg")), drop("other-service:vk"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("tg")), FORWARD, "VK is no longer known: unmatched with a code");
+    assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "Баланс 1234"), activation("tg")), FORWARD, "shipped spam replaced");
+    assert.deepEqual(hooks.smsFilter.decide(sms("AdSender", "1234"), activation("tg")), drop("spam"));
+  });
+
+  it("otAllows lets an ot activation receive a named service; unmatched policies forward or drop", async () => {
+    const allows = await start({ otAllows: ["google", "ub"] });
+    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456 is your Google verification code."), activation("ot")), FORWARD);
+    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Uber", "Your Uber code: 4821"), activation("ot")), FORWARD);
+    assert.deepEqual(allows.hooks.smsFilter.decide(sms("VK", "VK: 1"), activation("ot")), drop("other-service:vk"));
+    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("vk")), drop("other-service:go"), "only ot is widened");
+
+    const forwardAll = await start({ unmatched: "forward" });
+    assert.deepEqual(forwardAll.hooks.smsFilter.decide(sms("+79161234567", "Привет"), activation("vk")), FORWARD);
+    const dropAll = await start({ unmatched: "drop" });
+    assert.deepEqual(dropAll.hooks.smsFilter.decide(sms("+79161234567", "Ваш код 5813"), activation("vk")), drop("no-match"));
+    assert.deepEqual(dropAll.hooks.smsFilter.decide(sms("VK", "VK: 5813"), activation("vk")), FORWARD);
+  });
+
+  it("invalid patterns in config fail the start with their config path", async () => {
+    const { host, hooks } = await start({ rules: { vk: { texts: ["VK", "(unclosed"] }, tg: { senders: ["/[z-a]/"] } }, spam: { texts: ["\\p{Nope}"] } });
+    assert.equal(host.status("sms-filter"), "failed");
+    const error = host.list()[0]?.error ?? "";
+    assert.match(error, /plugins\.sms-filter\.rules\.vk\.texts\[1\]: invalid regular expression/);
+    assert.match(error, /plugins\.sms-filter\.rules\.tg\.senders\[0\]: invalid regular expression/);
+    assert.match(error, /plugins\.sms-filter\.spam\.texts\[0\]: invalid regular expression/);
+    assert.equal(hooks.smsFilter.size, 0);
+    assert.deepEqual(validateConfig({ rules: { vk: { texts: ["ok"], sender: ["x"] } } }), ["plugins.sms-filter.rules.vk.sender: unknown key"]);
+  });
+
+  it("the JSON Schema lets ajv report shape and regex syntax with the path", () => {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(configSchema);
+    const section: Record<string, unknown> = {};
+    assert.equal(validate(section), true);
+    assert.equal(section.mode, "on");
+    assert.equal(section.unmatched, "forward-if-code");
+    assert.equal(validate({ mode: "sometimes", rules: { vk: { texts: ["(x"] } } }), false);
+    assert.deepEqual(validate.errors?.map((e) => e.instancePath).sort(), ["/mode", "/rules/vk/texts/0"]);
+  });
+
+  it("a rulesFile replaces the shipped rules; its errors name the file and the path inside", async () => {
+    const dir = await tempDir();
+    const good = join(dir, "rules.yaml");
+    await writeFile(good, "spam:\n  senders: [Promo]\nservices:\n  xy:\n    senders: [XY]\n    texts: ['XY code']\n");
+    const { hooks } = await start({ rulesFile: good });
+    assert.deepEqual(hooks.smsFilter.decide(sms("XY", "1"), activation("tg")), drop("other-service:xy"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("Telegram", "Telegram code 12345"), activation("vk")), FORWARD, "shipped rules are not loaded");
+    assert.deepEqual(hooks.smsFilter.decide(sms("Promo", "1"), activation("vk")), drop("spam"));
+
+    const bad = join(dir, "bad.yaml");
+    await writeFile(bad, "services:\n  xy:\n    texts: ['ok', '[']\n  tg:\n    alias: [x]\n");
+    const failed = await start({ rulesFile: bad });
+    assert.equal(failed.host.status("sms-filter"), "failed");
+    const error = failed.host.list()[0]?.error ?? "";
+    assert.ok(error.includes(`plugins.sms-filter.rulesFile: ${bad}.services.xy.texts[1]: invalid regular expression`), error);
+    assert.ok(error.includes(`${bad}.services.tg.alias: unknown key`), error);
+
+    const missing = await start({ rulesFile: join(dir, "nope.yaml") });
+    assert.match(missing.host.list()[0]?.error ?? "", /plugins\.sms-filter\.rulesFile: cannot read .*nope\.yaml/);
+  });
+
+  it("reload swaps the rules; an invalid reload keeps the previous ones; SIGHUP re-reads the rulesFile", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "rules.yaml");
+    await writeFile(file, "services:\n  xy:\n    senders: [XY]\n");
+    const { host, hooks } = await start({ rulesFile: file });
+    const spam = sms("MegaFon", "Баланс 100");
+    assert.deepEqual(hooks.smsFilter.decide(sms("XY", "1"), activation("tg")), drop("other-service:xy"));
+
+    assert.deepEqual(await host.reload({ "sms-filter": { rulesFile: file, mode: "off" } }), []);
+    assert.deepEqual(hooks.smsFilter.decide(sms("XY", "1"), activation("tg")), FORWARD);
+    await host.reload({ "sms-filter": { rulesFile: file, mode: "on", rules: { xy: { texts: ["("] } } } });
+    assert.deepEqual(hooks.smsFilter.decide(sms("XY", "1"), activation("tg")), FORWARD, "the rejected config left mode off in force");
+    await host.reload({ "sms-filter": {} });
+    assert.deepEqual(hooks.smsFilter.decide(spam, activation("tg")), drop("spam"), "back to the shipped rules");
+    assert.deepEqual(hooks.smsFilter.decide(sms("XY", "1234"), activation("tg")), FORWARD, "xy is unknown again: unmatched with a code");
+
+    // The section is unchanged but the file changed: the config.reloaded event re-reads it.
+    const other = await start({ rulesFile: file });
+    await writeFile(file, "services:\n  zz:\n    senders: [ZZ]\n");
+    await emitReloaded(other);
+    assert.deepEqual(other.hooks.smsFilter.decide(sms("ZZ", "1"), activation("tg")), drop("other-service:zz"));
+    assert.deepEqual(other.hooks.smsFilter.decide(sms("XY", "1234"), activation("tg")), FORWARD);
+  });
+});
+
+/** Emits `config.reloaded` as the core does after a SIGHUP, and waits (hang guard 10 s) for the async re-read. */
+async function emitReloaded(plugin: Running): Promise<void> {
+  plugin.bus.emit("config.reloaded", { changedSections: [] });
+  for (let i = 0; i < 1000; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (plugin.hooks.smsFilter.decide(sms("ZZ", "1"), activation("tg")).action === "drop") return;
+  }
+}
