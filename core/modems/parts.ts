@@ -1,0 +1,261 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "../log.ts";
+import { MessageRepository } from "../store/messages.ts";
+import type { BatchOp, Store, Sublevel } from "../store/store.ts";
+import type { SmsMessage } from "../types.ts";
+import { decodeDeliver, type DecodedPdu } from "./pdu/index.ts";
+
+/**
+ * The durable half of the intake: raw parts, multipart joining and duplicate
+ * detection, all in the `parts` sublevel, never in memory.
+ *
+ * Keys (`!` separated; `<sender>` is URI-encoded):
+ * - `pdu!<iccid>!<fp>`: every accepted part, raw, by its slot-independent
+ *   fingerprint (sha256 of the PDU). Its presence is what makes a re-read
+ *   after a crash between persist and `AT+CMGD` a duplicate. Pruned with the
+ *   store's retention.
+ * - `group!<iccid>!<sender>!<refBits>:<ref>!<total>!<seq>!<fp16>`: a part of a
+ *   concatenated message waiting for its siblings; deleted in the batch that
+ *   writes the whole message.
+ * - `quarantine!<iccid>!<fp>`: a PDU that could not be decoded, kept raw.
+ */
+
+export interface PartInput {
+  iccid: string;
+  imei?: string;
+  msisdn?: string;
+  /** Storage slot it was read from (diagnostics only; never part of a key). */
+  slot?: number;
+  /** PDU hex as the modem printed it, SMSC prefix included. */
+  raw: string;
+}
+
+interface PduRecord {
+  raw: string;
+  receivedAt: number;
+  slot?: number;
+  messageId?: string;
+}
+
+interface GroupPart {
+  fp: string;
+  seq: number;
+  total: number;
+  sender: string;
+  text: string;
+  scts: string;
+  receivedAt: number;
+  imei?: string;
+  msisdn?: string;
+}
+
+interface QuarantineRecord {
+  raw: string;
+  at: number;
+  slot?: number;
+  reason: string;
+}
+
+export type AcceptOutcome =
+  | { kind: "duplicate"; fp: string }
+  | { kind: "quarantined"; fp: string; reason: string }
+  | { kind: "part"; fp: string; have: number; total: number }
+  | { kind: "message"; fp: string; message: SmsMessage };
+
+export function pduFingerprint(raw: string): string {
+  return createHash("sha256").update(raw.trim().toUpperCase()).digest("hex").slice(0, 32);
+}
+
+function messageFingerprint(iccid: string, partFps: readonly string[]): string {
+  return createHash("sha256")
+    .update(`${iccid}|${[...partFps].sort().join("|")}`)
+    .digest("hex");
+}
+
+const senderKey = (sender: string): string => encodeURIComponent(sender).replace(/!/g, "%21");
+
+export class PartStore {
+  readonly parts: Sublevel<unknown>;
+  readonly messages: MessageRepository;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(store: Store, log: Logger) {
+    this.#store = store;
+    this.#log = log;
+    this.parts = store.sub("parts");
+    this.messages = new MessageRepository(store);
+  }
+
+  /** Runs `fn` after every earlier call for the same SIM has finished. */
+  exclusive<T>(iccid: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(iccid) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#locks.set(iccid, tail);
+    void tail.then(() => {
+      if (this.#locks.get(iccid) === tail) this.#locks.delete(iccid);
+    });
+    return next;
+  }
+
+  /**
+   * Persists one part read from a SIM (synced) and, when it completes a
+   * message, the message itself in the same batch. When this resolves, the
+   * slot may be deleted on the SIM: whatever it held is on disk.
+   */
+  accept(input: PartInput, now = Date.now()): Promise<AcceptOutcome> {
+    return this.exclusive(input.iccid, () => this.#accept(input, now));
+  }
+
+  async #accept(input: PartInput, now: number): Promise<AcceptOutcome> {
+    const raw = input.raw.trim().toUpperCase();
+    const fp = pduFingerprint(raw);
+    const pduKey = `pdu!${input.iccid}!${fp}`;
+    const quarantineKey = `quarantine!${input.iccid}!${fp}`;
+    const [seenPdu, seenQuarantine] = await this.parts.getMany([pduKey, quarantineKey]);
+    if (seenPdu !== undefined || seenQuarantine !== undefined) return { kind: "duplicate", fp };
+
+    let decoded: DecodedPdu;
+    try {
+      decoded = decodeDeliver(raw);
+    } catch (error) {
+      const reason = (error as Error).message;
+      const record: QuarantineRecord = { raw, at: now, reason, ...(input.slot === undefined ? {} : { slot: input.slot }) };
+      await this.#store.batch([{ type: "put", sublevel: this.parts, key: quarantineKey, value: record }]);
+      this.#log.warn({ iccid: input.iccid, slot: input.slot, fp, reason }, "undecodable PDU quarantined");
+      return { kind: "quarantined", fp, reason };
+    }
+
+    const pduRecord: PduRecord = { raw, receivedAt: now, ...(input.slot === undefined ? {} : { slot: input.slot }) };
+    const udh = decoded.udh;
+    if (!udh || udh.total <= 1) {
+      const message = this.#message(input, [{ fp, seq: 1, total: 1, sender: decoded.sender, text: decoded.text, scts: decoded.scts, receivedAt: now }], true, now);
+      pduRecord.messageId = message.messageId;
+      await this.#store.batch([{ type: "put", sublevel: this.parts, key: pduKey, value: pduRecord }, ...this.messages.addOps(message)]);
+      return { kind: "message", fp, message };
+    }
+
+    const groupPrefix = `group!${input.iccid}!${senderKey(decoded.sender)}!${udh.refBits}:${udh.ref}!${udh.total}!`;
+    const part: GroupPart = {
+      fp,
+      seq: udh.seq,
+      total: udh.total,
+      sender: decoded.sender,
+      text: decoded.text,
+      scts: decoded.scts,
+      receivedAt: now,
+      ...(input.imei ? { imei: input.imei } : {}),
+      ...(input.msisdn ? { msisdn: input.msisdn } : {}),
+    };
+    const siblings = await this.#group(groupPrefix);
+    const all = [...siblings.map((s) => s.part), part];
+    const seqs = new Set(all.map((p) => p.seq));
+    let complete = true;
+    for (let seq = 1; seq <= udh.total; seq++) if (!seqs.has(seq)) complete = false;
+    if (!complete) {
+      const partKey = `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`;
+      await this.#store.batch([
+        { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
+        { type: "put", sublevel: this.parts, key: partKey, value: part },
+      ]);
+      return { kind: "part", fp, have: seqs.size, total: udh.total };
+    }
+    const message = this.#message(input, all, true, now);
+    pduRecord.messageId = message.messageId;
+    await this.#store.batch([
+      { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
+      ...siblings.map((s): BatchOp => ({ type: "del", sublevel: this.parts, key: s.key })),
+      ...this.messages.addOps(message),
+    ]);
+    return { kind: "message", fp, message };
+  }
+
+  async #group(prefix: string): Promise<{ key: string; part: GroupPart }[]> {
+    const result: { key: string; part: GroupPart }[] = [];
+    for await (const [key, value] of this.parts.iterator({ gte: prefix, lt: `${prefix}\xff` })) {
+      result.push({ key, part: value as GroupPart });
+    }
+    return result;
+  }
+
+  /** Joins parts (first of each sequence number wins) into a whole message. */
+  #message(input: Omit<PartInput, "raw">, parts: readonly GroupPart[], complete: boolean, now: number): SmsMessage {
+    const bySeq = new Map<number, GroupPart>();
+    for (const part of [...parts].sort((a, b) => a.seq - b.seq || a.receivedAt - b.receivedAt)) {
+      if (!bySeq.has(part.seq)) bySeq.set(part.seq, part);
+    }
+    const ordered = [...bySeq.values()];
+    const first = ordered[0];
+    const fingerprint = messageFingerprint(input.iccid, parts.map((p) => p.fp));
+    const imei = input.imei ?? first?.imei;
+    const msisdn = input.msisdn ?? first?.msisdn;
+    return {
+      messageId: MessageRepository.messageId(now, fingerprint),
+      fingerprint,
+      iccid: input.iccid,
+      ...(msisdn ? { msisdn } : {}),
+      ...(imei ? { imei } : {}),
+      sender: first?.sender ?? "",
+      text: ordered.map((p) => p.text).join(""),
+      ...(first?.scts ? { sentAt: first.scts } : {}),
+      receivedAt: now,
+      parts: ordered.length,
+      complete,
+    };
+  }
+
+  /**
+   * Releases, marked `complete: false`, every concatenated message whose
+   * oldest waiting part is older than `timeoutMs`. Resolves with the messages
+   * written (the caller announces them).
+   */
+  async releaseExpired(timeoutMs: number, now = Date.now()): Promise<SmsMessage[]> {
+    const groups = new Map<string, { iccid: string; oldest: number }>();
+    for await (const [key, value] of this.parts.iterator({ gte: "group!", lt: "group!\xff" })) {
+      const fields = key.split("!");
+      const prefix = `${fields.slice(0, 5).join("!")}!`;
+      const receivedAt = (value as GroupPart).receivedAt;
+      const group = groups.get(prefix);
+      if (!group) groups.set(prefix, { iccid: fields[1] ?? "", oldest: receivedAt });
+      else group.oldest = Math.min(group.oldest, receivedAt);
+    }
+    const released: SmsMessage[] = [];
+    for (const [prefix, { iccid, oldest }] of groups) {
+      if (now - oldest < timeoutMs) continue;
+      const message = await this.exclusive(iccid, async () => {
+        const members = await this.#group(prefix);
+        if (members.length === 0) return undefined;
+        const message = this.#message({ iccid }, members.map((m) => m.part), false, now);
+        await this.#store.batch([...members.map((m): BatchOp => ({ type: "del", sublevel: this.parts, key: m.key })), ...this.messages.addOps(message)]);
+        return message;
+      });
+      if (message) {
+        this.#log.info({ iccid, messageId: message.messageId, parts: message.parts }, "incomplete concatenated SMS released");
+        released.push(message);
+      }
+    }
+    return released;
+  }
+
+  /** Retention: drops raw-part records (duplicate detection) and quarantined PDUs older than `cutoff`. */
+  async prune(cutoff: number): Promise<number> {
+    let removed = 0;
+    const ops: BatchOp[] = [];
+    for (const range of [
+      { gte: "pdu!", lt: "pdu!\xff" },
+      { gte: "quarantine!", lt: "quarantine!\xff" },
+    ]) {
+      for await (const [key, value] of this.parts.iterator(range)) {
+        const at = (value as { receivedAt?: number; at?: number }).receivedAt ?? (value as { at?: number }).at ?? 0;
+        if (at >= cutoff) continue;
+        ops.push({ type: "del", sublevel: this.parts, key });
+        removed++;
+        if (ops.length >= 500) await this.#store.batch(ops.splice(0));
+      }
+    }
+    await this.#store.batch(ops);
+    return removed;
+  }
+}
