@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { IClientOptions } from "mqtt";
+import { Gauge, type Registry } from "prom-client";
 import type { HubEvents } from "../../core/bus.ts";
 import { SimhiveError } from "../../core/errors.ts";
 import type { PluginContext, PluginDefinition, PluginInstance } from "../../core/plugins.ts";
@@ -33,6 +34,33 @@ function clientOptions(config: MqttTelemetryConfig, hubId: string): IClientOptio
     ...(tls.cert === undefined ? {} : { cert: pem(tls.cert, "cert") }),
     ...(tls.key === undefined ? {} : { key: pem(tls.key, "key") }),
     rejectUnauthorized: tls.rejectUnauthorized ?? true,
+  };
+}
+
+const METRICS = {
+  connected: "simhive_mqtt_connected",
+  droppedEvents: "simhive_mqtt_dropped_events",
+  heldTopics: "simhive_mqtt_held_retained_topics",
+} as const;
+
+/** Gauges read at scrape time; removed on stop so a restarted plugin registers its own. */
+function registerMetrics(registry: Registry, publisher: Publisher): () => void {
+  const gauge = (name: string, help: string, read: () => number): void => {
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge(METRICS.connected, "1 when mqtt-telemetry is connected to its broker", () => (publisher.connected ? 1 : 0));
+  gauge(METRICS.droppedEvents, "Events mqtt-telemetry dropped while the broker was away (bounded queue full)", () => publisher.held.droppedEvents);
+  gauge(METRICS.heldTopics, "Retained topics mqtt-telemetry keeps (latest value each) to replay on connect", () => publisher.held.retainedTopics);
+  return () => {
+    for (const name of Object.values(METRICS)) registry.removeSingleMetric(name);
   };
 }
 
@@ -177,10 +205,12 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
 
   const timer = setInterval(publishStats, config.statsSeconds * 1000);
   timer.unref();
+  const unregisterMetrics = registerMetrics(ctx.metrics, publisher);
 
   return {
     async stop() {
       clearInterval(timer);
+      unregisterMetrics();
       ctx.bus.removeAll();
       await publisher.stop();
     },

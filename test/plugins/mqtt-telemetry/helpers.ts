@@ -293,6 +293,7 @@ export interface TestHub {
   bus: EventBus;
   host: PluginHost;
   modems: FakeModems;
+  metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -310,6 +311,7 @@ export async function startHub(options: {
   const bus = new EventBus(log);
   const hubId = options.hubId ?? uniqueName("hub");
   const modems = options.modems ?? fakeModems();
+  const metrics = new Registry();
   const host = new PluginHost({
     log,
     bus,
@@ -319,7 +321,7 @@ export async function startHub(options: {
     modems,
     numbers: options.numbers ?? fakeNumbers(),
     activations: options.activations ?? fakeActivations(),
-    metrics: new Registry(),
+    metrics,
   });
   await host.startAll([plugin], { "mqtt-telemetry": { enabled: true, ...options.config } });
   return {
@@ -327,6 +329,7 @@ export async function startHub(options: {
     bus,
     host,
     modems,
+    metrics,
     stop: async () => {
       await host.stopAll();
       await store.close();

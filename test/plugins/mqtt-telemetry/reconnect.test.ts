@@ -57,6 +57,8 @@ test("broker down at start: the plugin starts at once, keeps only the latest sta
   const hub = await startHub({ hubId, config: { url: gate.url, baseTopic: base, statsSeconds: 1 }, modems: fakeModems([modem(IMEI)]) });
   try {
     assert.equal(hub.host.status("mqtt-telemetry"), "running", "start did not wait for the broker");
+    const gauge = async (name: string): Promise<number | undefined> => (await hub.metrics.getSingleMetric(name)?.get())?.values[0]?.value;
+    assert.equal(await gauge("simhive_mqtt_connected"), 0);
 
     const total = EVENT_QUEUE_LIMIT * 5;
     for (let i = 1; i <= total; i += 1) {
@@ -73,6 +75,9 @@ test("broker down at start: the plugin starts at once, keeps only the latest sta
     const ids = watcher.on(`${root}/events`).map((m) => JSON.parse(m.payload).activationId);
     assert.equal(ids.length, EVENT_QUEUE_LIMIT, "events beyond the limit were dropped");
     assert.deepEqual(ids, Array.from({ length: EVENT_QUEUE_LIMIT }, (_, k) => total - EVENT_QUEUE_LIMIT + 1 + k), "the newest events, in order");
+    assert.equal(await gauge("simhive_mqtt_connected"), 1);
+    assert.equal(await gauge("simhive_mqtt_dropped_events"), total - EVENT_QUEUE_LIMIT);
+    assert.equal(await gauge("simhive_mqtt_held_retained_topics"), 1);
     await watcher.waitOn(`${root}/stats`);
 
     // The connection is cut (broker gone): the last will shows offline; back up, the plugin returns.
