@@ -114,7 +114,8 @@ export class NumberPool {
     const requests: NumberRequest[] = services.map((service) => ({ marketplace, service, exceptionPrefixes: [] }));
     const hooked = filter.size > 0;
     for (const number of numbers) {
-      if (this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid)) continue;
+      // Busy numbers still put their country and operator on the map (with zeros): the partner sees the operator exists.
+      const busy = this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid);
       let operators = tree.get(number.country);
       if (!operators) {
         operators = new Map();
@@ -128,9 +129,9 @@ export class NumberPool {
       const history = this.#history.get(number.msisdn);
       for (let index = 0; index < services.length; index++) {
         const service = services[index] as string;
-        let usable = true;
-        const record = history?.get(service);
-        if (record && (record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit)) usable = false;
+        let usable = !busy;
+        const record = usable ? history?.get(service) : undefined;
+        if (usable && record && (record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit)) usable = false;
         if (usable && hooked && !filter.allows(number, requests[index] as NumberRequest)) usable = false;
         byService.set(service, (byService.get(service) ?? 0) + (usable ? 1 : 0));
       }
