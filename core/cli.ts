@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
-import { formatTable } from "./activations/report.ts";
 import { modemsOfRunningHub, report } from "./cli-admin.ts";
 import { type HubConfig, type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
 import { describeError, isSimhiveError } from "./errors.ts";
 import { Hub } from "./hub.ts";
+import { formatModemTable } from "./modems/table.ts";
 import { createLogger } from "./log.ts";
 import { SystemdNotifier } from "./notify.ts";
 import type { ModemInfo } from "./types.ts";
@@ -121,23 +121,6 @@ async function withConfig(configArg: string | undefined, run: (config: HubConfig
   }
 }
 
-function modemTable(modems: ModemInfo[]): string {
-  if (modems.length === 0) return "no modems";
-  return formatTable(
-    ["PORT", "IMEI", "ICCID", "STATE", "SIGNAL", "NUMBER", "OPERATOR", "REASON"],
-    modems.map((m) => [
-      m.port,
-      m.imei ?? "",
-      m.iccid ?? "",
-      m.state,
-      m.signalDbm === undefined ? "" : `${m.signalDbm} dBm`,
-      m.msisdn ?? "",
-      [m.country, m.operator].filter(Boolean).join("/"),
-      m.reason ?? "",
-    ]),
-  );
-}
-
 export async function main(argv: string[]): Promise<Exit> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -164,7 +147,7 @@ export async function main(argv: string[]): Promise<Exit> {
     case "start":
       return start(values.config);
     case "modems":
-      return withConfig(values.config, async (config) => modemTable((await modemsOfRunningHub(config)) as ModemInfo[]));
+      return withConfig(values.config, async (config) => formatModemTable((await modemsOfRunningHub(config)) as ModemInfo[]).trimEnd());
     case "activations":
     case "sms": {
       const limit = Math.max(1, Number(values.limit ?? 50) || 50);

@@ -222,7 +222,10 @@ export async function loadConfig(raw: unknown, file: string, options: LoadOption
     });
     throw new SimhiveError("SIMHIVE_ERR_CONFIG", `${file}: ${problems.length} problem${problems.length > 1 ? "s" : ""} in the config`, { details: located });
   }
-  return { file, config: data as unknown as HubConfig, plugins: definitions };
+  const config = data as unknown as HubConfig;
+  // Paths in the file are relative to the file, not to wherever simhive was started.
+  config.hub.dataDir = resolve(dirname(file), config.hub.dataDir);
+  return { file, config, plugins: definitions };
 }
 
 /** A plugin's schema as its section is checked: its own keys plus `enabled`, unknown keys refused. */
