@@ -7,10 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Aedes } from "aedes";
-import { connect, type MqttClient } from "mqtt";
+import { Aedes, type AedesOptions } from "aedes";
+import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import { Registry } from "prom-client";
 import type { ActivationsApi, Activation } from "../../../core/activations/types.ts";
 import { EventBus } from "../../../core/bus.ts";
@@ -36,22 +37,24 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** An aedes broker on a real TCP port (0 = any free port). */
-export async function startAedes(port = 0): Promise<Broker> {
-  const aedes = await Aedes.createBroker();
+/** An aedes broker on a real TCP port (0 = any free port), optionally over TLS and with its own authenticate. */
+export async function startAedes(port = 0, options: { tls?: { key: Buffer; cert: Buffer }; aedes?: AedesOptions } = {}): Promise<Broker> {
+  const aedes = await Aedes.createBroker(options.aedes);
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const accept = (socket: Socket): void => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
     aedes.handle(socket);
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve());
   });
   const address = server.address() as { port: number };
   return {
-    url: `mqtt://127.0.0.1:${address.port}`,
+    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${address.port}`,
     port: address.port,
     host: "127.0.0.1",
     external: false,
@@ -145,8 +148,8 @@ export class Watcher {
     });
   }
 
-  static async open(url: string, filters: string[]): Promise<Watcher> {
-    const client = connect(url, { clientId: uniqueName("watch"), reconnectPeriod: 200, clean: true });
+  static async open(url: string, filters: string[], options: IClientOptions = {}): Promise<Watcher> {
+    const client = connect(url, { clientId: uniqueName("watch"), reconnectPeriod: 200, clean: true, ...options });
     client.on("error", () => {});
     await new Promise<void>((resolve, reject) => {
       client.once("connect", () => resolve());
