@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { modemsOfRunningHub, report } from "./cli-admin.ts";
 import { type HubConfig, type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
 import { describeError, isSimhiveError } from "./errors.ts";
+import { runDemo } from "./demo.ts";
 import { Hub } from "./hub.ts";
 import { formatModemTable } from "./modems/table.ts";
 import { createLogger } from "./log.ts";
@@ -17,6 +18,7 @@ commands:
   start         run the hub (config: --config, then $SIMHIVE_CONFIG, then /etc/simhive/config.yaml)
   check         validate the config file and exit (non-zero on errors); touches no hardware
   modems        table of modems of the running hub: port, identity, state, signal, number
+  demo          the whole flow on emulated modems with a partner stub   [--modems N] [--port P] [--exit]
   activations   recent activations of the running hub   [--limit N]
   sms           recent messages of the running hub      [--limit N] [--show-text]
   version       print the version
@@ -129,6 +131,9 @@ export async function main(argv: string[]): Promise<Exit> {
       config: { type: "string", short: "c" },
       limit: { type: "string" },
       "show-text": { type: "boolean" },
+      modems: { type: "string" },
+      port: { type: "string" },
+      exit: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -146,6 +151,8 @@ export async function main(argv: string[]): Promise<Exit> {
       return check(values.config);
     case "start":
       return start(values.config);
+    case "demo":
+      return runDemo({ modems: Math.max(1, Number(values.modems ?? 4) || 4), port: Number(values.port ?? 0) || 0, exit: values.exit === true });
     case "modems":
       return withConfig(values.config, async (config) => formatModemTable((await modemsOfRunningHub(config)) as ModemInfo[]).trimEnd());
     case "activations":
