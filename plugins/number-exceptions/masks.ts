@@ -4,10 +4,11 @@
  * mask of plain digits is a prefix (`7908` ≡ `7908*`). A leading `+` is
  * allowed and ignored.
  *
- * Masks are compiled once into a prefix trie (plain prefixes, and masks that
- * are a prefix followed by a single trailing `*`) plus a short list of glob
- * matchers for the rest. Matching walks the number's char codes: no
- * allocation, no regex, so the hook can run for every number × service.
+ * Masks are compiled once into a digit trie: prefix masks (plain digits, or
+ * digits and one trailing `*`) mark a node; the other masks hang as glob
+ * matchers on the node of their literal digits before the first wildcard.
+ * Matching walks the number's char codes (no regex), and the answer is
+ * remembered per number, so the hook can run for every number × service.
  */
 
 /** The shape a mask must have; the JSON Schema uses it so ajv reports it with the config path. */
@@ -31,15 +32,37 @@ export function maskProblem(mask: unknown): string | undefined {
   return undefined;
 }
 
-/** Trie node: `children[d]` for digit d; `terminal` means a prefix ends here. */
+/**
+ * Trie node: `children[d]` for digit d; `terminal` means a prefix mask ends
+ * here; `globs` are the wildcard masks whose literal digits before the first
+ * wildcard lead here, so a number only meets the globs its prefix allows.
+ */
 interface TrieNode {
   children: (TrieNode | undefined)[];
   terminal: boolean;
+  globs: Glob[] | undefined;
 }
 
 function trieNode(): TrieNode {
-  return { children: new Array<TrieNode | undefined>(10).fill(undefined), terminal: false };
+  return { children: new Array<TrieNode | undefined>(10).fill(undefined), terminal: false, globs: undefined };
 }
+
+function nodeAt(root: TrieNode, digits: string): TrieNode {
+  let node = root;
+  for (let i = 0; i < digits.length; i++) {
+    const d = digits.charCodeAt(i) - CODE_0;
+    let next = node.children[d];
+    if (!next) {
+      next = trieNode();
+      node.children[d] = next;
+    }
+    node = next;
+  }
+  return node;
+}
+
+/** Results kept per number; the set is immutable, so they stay true until the set is replaced. */
+const MEMO_LIMIT = 100_000;
 
 /** A glob kept as char codes: digits, `*` and `?`. */
 interface Glob {
@@ -49,18 +72,23 @@ interface Glob {
   hasStar: boolean;
 }
 
-/** An immutable, compiled set of masks. */
+/**
+ * An immutable, compiled set of masks. `matches` remembers its answer per
+ * number (GET_SERVICES asks about the same few hundred numbers every two
+ * minutes), so a warm call is one Map lookup.
+ */
 export class MaskSet {
   readonly masks: readonly string[];
-  readonly #root: TrieNode | undefined;
-  readonly #globs: readonly Glob[];
+  readonly #root: TrieNode;
+  readonly #empty: boolean;
   /** A mask `*` (or `**`...) excludes every number. */
   readonly #all: boolean;
+  readonly #memo = new Map<string, boolean>();
 
-  private constructor(masks: readonly string[], root: TrieNode | undefined, globs: Glob[], all: boolean) {
+  private constructor(masks: readonly string[], root: TrieNode, all: boolean) {
     this.masks = masks;
     this.#root = root;
-    this.#globs = globs;
+    this.#empty = masks.length === 0;
     this.#all = all;
   }
 
@@ -68,8 +96,7 @@ export class MaskSet {
 
   /** Compiles masks already checked with `maskProblem`; throws on an invalid one. */
   static compile(masks: readonly string[]): MaskSet {
-    let root: TrieNode | undefined;
-    const globs: Glob[] = [];
+    const root = trieNode();
     let all = false;
     for (const raw of masks) {
       const problem = maskProblem(raw);
@@ -83,18 +110,7 @@ export class MaskSet {
           all = true;
           continue;
         }
-        root ??= trieNode();
-        let node = root;
-        for (let i = 0; i < digits.length; i++) {
-          const d = digits.charCodeAt(i) - CODE_0;
-          let next = node.children[d];
-          if (!next) {
-            next = trieNode();
-            node.children[d] = next;
-          }
-          node = next;
-        }
-        node.terminal = true;
+        nodeAt(root, digits).terminal = true;
         continue;
       }
       if (/^\*+$/.test(mask)) {
@@ -105,9 +121,10 @@ export class MaskSet {
       const codes = Uint8Array.from(collapsed, (c) => c.charCodeAt(0));
       let minLength = 0;
       for (const code of codes) if (code !== CODE_STAR) minLength++;
-      globs.push({ codes, minLength, hasStar: collapsed.includes("*") });
+      const node = nodeAt(root, mask.slice(0, firstWild));
+      (node.globs ??= []).push({ codes, minLength, hasStar: collapsed.includes("*") });
     }
-    return new MaskSet([...masks], root, globs, all);
+    return new MaskSet([...masks], root, all);
   }
 
   get size(): number {
@@ -116,22 +133,32 @@ export class MaskSet {
 
   /** True when `msisdn` (digits with country code) matches any mask. */
   matches(msisdn: string): boolean {
+    if (this.#empty) return false;
     if (this.#all) return msisdn.length > 0;
-    const root = this.#root;
-    if (root) {
-      let node: TrieNode | undefined = root;
-      for (let i = 0; i < msisdn.length; i++) {
-        node = node.children[msisdn.charCodeAt(i) - CODE_0];
-        if (!node) break;
-        if (node.terminal) return true;
-      }
-    }
-    const globs = this.#globs;
-    for (let g = 0; g < globs.length; g++) {
-      if (globMatches(globs[g] as Glob, msisdn)) return true;
+    const known = this.#memo.get(msisdn);
+    if (known !== undefined) return known;
+    const result = this.#walk(msisdn);
+    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
+    this.#memo.set(msisdn, result);
+    return result;
+  }
+
+  #walk(msisdn: string): boolean {
+    let node: TrieNode | undefined = this.#root;
+    if (node.globs !== undefined && anyGlob(node.globs, msisdn)) return true;
+    for (let i = 0; i < msisdn.length; i++) {
+      node = node.children[msisdn.charCodeAt(i) - CODE_0];
+      if (node === undefined) return false;
+      if (node.terminal) return true;
+      if (node.globs !== undefined && anyGlob(node.globs, msisdn)) return true;
     }
     return false;
   }
+}
+
+function anyGlob(globs: readonly Glob[], msisdn: string): boolean {
+  for (let g = 0; g < globs.length; g++) if (globMatches(globs[g] as Glob, msisdn)) return true;
+  return false;
 }
 
 /**
