@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFile, rm } from "node:fs/promises";
+import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeTempDir } from "../helpers/hub.ts";
@@ -57,6 +57,61 @@ describe("shutdown", () => {
       assert.equal(await exited, 0, output);
       assert.match(output, /"msg":"hub stopped"/);
       await assert.rejects(fetch(`${url}/healthz`), "no longer accepting");
+    } finally {
+      child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("under systemd (NOTIFY_SOCKET set) sends READY=1 with a STATUS line once serving, WATCHDOG=1, and STOPPING=1", async () => {
+    const dir = await makeTempDir();
+    const calls = join(dir, "calls.log");
+    // systemd-notify itself needs a running systemd; this stand-in records what the hub asks it to send.
+    await writeFile(join(dir, "systemd-notify"), `#!/bin/sh\necho "$*" >> ${calls}\n`);
+    await chmod(join(dir, "systemd-notify"), 0o755);
+    const config = join(dir, "config.yaml");
+    await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "1000000" },
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const log = () => readFile(calls, "utf8");
+      await waitFor("READY=1", async () => ((await log()).includes("READY=1") ? true : undefined));
+      await waitFor("WATCHDOG=1", async () => ((await log()).includes("WATCHDOG=1") ? true : undefined));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      const lines = (await log()).split("\n");
+      const ready = lines.find((l) => l.includes("READY=1")) ?? "";
+      assert.match(ready, new RegExp(`--pid=${child.pid} READY=1 STATUS=0/0 modems ready, 0 numbers`));
+      assert.ok(lines.some((l) => l.includes("STOPPING=1")));
+    } finally {
+      child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("without NOTIFY_SOCKET never calls systemd-notify", async () => {
+    const dir = await makeTempDir();
+    const calls = join(dir, "calls.log");
+    await writeFile(join(dir, "systemd-notify"), `#!/bin/sh\necho "$*" >> ${calls}\n`);
+    await chmod(join(dir, "systemd-notify"), 0o755);
+    const config = join(dir, "config.yaml");
+    await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+    delete env.NOTIFY_SOCKET;
+    let output = "";
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await waitFor("start", async () => (output.includes('"msg":"hub started"') ? true : undefined));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      await assert.rejects(readFile(calls, "utf8"), { code: "ENOENT" });
+      assert.doesNotMatch(output, /systemd-notify failed/);
     } finally {
       child.kill("SIGKILL");
       await rm(dir, { recursive: true, force: true });
