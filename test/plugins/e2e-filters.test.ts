@@ -25,6 +25,7 @@ import type { NumberInfo } from "../../core/types.ts";
 import { deliverMessage, makeMessage, makeNumbers, makeRig, nextEvent, type Rig } from "../core/activations/fixtures.ts";
 
 const API_KEY = "partner-key-0123456789";
+const ADMIN_TOKEN = "number-exceptions-admin-0123456789";
 
 /** Onlinesim's PUSH_SMS endpoint: records bodies, answers SUCCESS. */
 class PushRecorder {
@@ -70,7 +71,7 @@ function rawConfig(dataDir: string, pushUrl: string): Record<string, unknown> {
     modems: { ports: [] },
     plugins: {
       onlinesim: { enabled: true, apiKey: API_KEY, pushUrl, services: ["vk", "tg", "ot"], retrySeconds: 0.05 },
-      "number-exceptions": { enabled: true, masks: ["7916000000?"], serviceMasks: { tg: ["*5"] } },
+      "number-exceptions": { enabled: true, masks: ["7916000000?"], serviceMasks: { tg: ["*5"] }, adminToken: ADMIN_TOKEN },
       "sms-filter": { enabled: true },
     },
   };
@@ -201,5 +202,25 @@ describe("number exceptions and SMS filtering end to end with the onlinesim plug
     assert.equal(count("other-service:tg", "drop"), 1);
     assert.equal(count("spam", "drop"), 1);
     assert.equal(count("own-service", "forward"), 1);
+  });
+
+  it("masks changed through the admin endpoint and by a config reload show in the next GET_SERVICES", async () => {
+    const before = await counts(e2e.url);
+    const put = async (masks: string[]) => {
+      const response = await fetch(`${e2e.url}/number-exceptions/masks`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ masks }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    await put(["*"]);
+    assert.deepEqual(await counts(e2e.url), { vk: 0, tg: 0, ot: 0 });
+    await put([]);
+    const opened = await counts(e2e.url);
+    assert.equal(opened.vk, (before.vk ?? 0) + 10, "0000000–0000009 are offered again");
+    const section = (rawConfig(e2e.rig.dir, "http://127.0.0.1:9/push").plugins as Record<string, Record<string, unknown>>)["number-exceptions"];
+    assert.deepEqual(await e2e.host.reload({ "number-exceptions": { ...section, masks: ["79160000"] } }), []);
+    assert.deepEqual(await counts(e2e.url), { vk: 0, tg: 0, ot: 0 }, "the changed config file wins over the admin change");
   });
 });
