@@ -24,6 +24,12 @@ export interface PluginDefinition<C = any> {
   configSchema: JsonSchema;
   /** Names of plugins that must be enabled and started first. */
   dependencies?: readonly string[];
+  /**
+   * Checks ajv cannot express (regexes that must compile, cross-key rules),
+   * run on the section once it passed the schema. Returns `path: message`
+   * lines with full config paths (`plugins.<name>.masks[2]: ...`).
+   */
+  validateConfig?(section: C): string[];
   /** Where the plugin's router is mounted; `/<name>` by default. */
   routePrefix?: (config: C) => string;
   /** How long `start` may take; 10 s by default. */

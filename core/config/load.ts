@@ -204,7 +204,9 @@ export async function loadConfig(raw: unknown, file: string, options: LoadOption
   }
   for (const definition of definitions) {
     const validatePlugin = pluginValidator(definition);
-    if (!validatePlugin(sections[definition.name])) problems.push(...formatAjvErrors(validatePlugin.errors, `plugins.${definition.name}`));
+    const section = sections[definition.name];
+    if (!validatePlugin(section)) problems.push(...formatAjvErrors(validatePlugin.errors, `plugins.${definition.name}`));
+    else problems.push(...(definition.validateConfig?.(section) ?? []));
   }
   for (const name of Object.keys(sections)) {
     if (sections[name]?.enabled === false && !(await lookup(name))) problems.push(`plugins.${name}: no such plugin (it is disabled, but check the spelling)`);

@@ -100,7 +100,7 @@ describe("shutdown", () => {
     await chmod(join(dir, "systemd-notify"), 0o755);
     const config = join(dir, "config.yaml");
     await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
-    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
     delete env.NOTIFY_SOCKET;
     let output = "";
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

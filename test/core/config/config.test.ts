@@ -14,7 +14,20 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 
 const keyed: PluginDefinition = {
   name: "keyed",
-  configSchema: { type: "object", required: ["apiKey"], properties: { apiKey: { type: "string" }, retries: { type: "integer", default: 3 } } },
+  configSchema: {
+    type: "object",
+    required: ["apiKey"],
+    properties: { apiKey: { type: "string" }, retries: { type: "integer", default: 3 }, pattern: { type: "string" } },
+  },
+  validateConfig: (section: { pattern?: string }) => {
+    if (section.pattern === undefined) return [];
+    try {
+      new RegExp(section.pattern);
+      return [];
+    } catch {
+      return ["plugins.keyed.pattern: not a valid regular expression"];
+    }
+  },
   start() {},
 };
 const resolvePlugin = async (name: string) => (name === "keyed" ? keyed : undefined);
@@ -53,6 +66,11 @@ describe("config file", () => {
   it("reports an unknown plugin by name and a section without `enabled`", async () => {
     const found = await problems("plugins:\n  onlinsim: { enabled: true }\n  keyed: { apiKey: x }\n");
     assert.deepEqual(found.sort(), ["config.yaml:2: plugins.onlinsim: no such plugin", "config.yaml:3: plugins.keyed.enabled: is required"]);
+  });
+
+  it("runs a plugin's own checks on a section that passed its schema, with the path's line", async () => {
+    const found = await problems("plugins:\n  keyed:\n    enabled: true\n    apiKey: k\n    pattern: \"([a-z\"\n");
+    assert.deepEqual(found, ["config.yaml:5: plugins.keyed.pattern: not a valid regular expression"]);
   });
 
   it("reports bad YAML with line and column", async () => {
