@@ -80,12 +80,45 @@ export class PartStore {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #writes: { ops: BatchOp[]; resolve(): void; reject(error: unknown): void }[] = [];
+  #flushing = false;
 
   constructor(store: Store, log: Logger) {
     this.#store = store;
     this.#log = log;
     this.parts = store.sub("parts");
     this.messages = new MessageRepository(store);
+  }
+
+  /**
+   * Group commit: the operations of every accept that is ready at the same
+   * moment (typically many modems after a burst) go to disk in one synced,
+   * atomic batch, so one fsync serves them all. Each caller resolves only
+   * once its own operations are on disk.
+   */
+  #write(ops: BatchOp[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#writes.push({ ops, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#writes.length > 0) {
+        await new Promise((resolve) => setImmediate(resolve)); // let writers of this turn join
+        const group = this.#writes.splice(0);
+        try {
+          await this.#store.batch(group.flatMap((w) => w.ops));
+          for (const w of group) w.resolve();
+        } catch (error) {
+          for (const w of group) w.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   /** Runs `fn` after every earlier call for the same SIM has finished. */
@@ -123,7 +156,7 @@ export class PartStore {
     } catch (error) {
       const reason = (error as Error).message;
       const record: QuarantineRecord = { raw, at: now, reason, ...(input.slot === undefined ? {} : { slot: input.slot }) };
-      await this.#store.batch([{ type: "put", sublevel: this.parts, key: quarantineKey, value: record }]);
+      await this.#write([{ type: "put", sublevel: this.parts, key: quarantineKey, value: record }]);
       this.#log.warn({ iccid: input.iccid, slot: input.slot, fp, reason }, "undecodable PDU quarantined");
       return { kind: "quarantined", fp, reason };
     }
@@ -133,7 +166,7 @@ export class PartStore {
     if (!udh || udh.total <= 1) {
       const message = this.#message(input, [{ fp, seq: 1, total: 1, sender: decoded.sender, text: decoded.text, scts: decoded.scts, receivedAt: now }], true, now);
       pduRecord.messageId = message.messageId;
-      await this.#store.batch([{ type: "put", sublevel: this.parts, key: pduKey, value: pduRecord }, ...this.messages.addOps(message)]);
+      await this.#write([{ type: "put", sublevel: this.parts, key: pduKey, value: pduRecord }, ...this.messages.addOps(message)]);
       return { kind: "message", fp, message };
     }
 
@@ -156,7 +189,7 @@ export class PartStore {
     for (let seq = 1; seq <= udh.total; seq++) if (!seqs.has(seq)) complete = false;
     if (!complete) {
       const partKey = `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`;
-      await this.#store.batch([
+      await this.#write([
         { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
         { type: "put", sublevel: this.parts, key: partKey, value: part },
       ]);
@@ -164,7 +197,7 @@ export class PartStore {
     }
     const message = this.#message(input, all, true, now);
     pduRecord.messageId = message.messageId;
-    await this.#store.batch([
+    await this.#write([
       { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
       ...siblings.map((s): BatchOp => ({ type: "del", sublevel: this.parts, key: s.key })),
       ...this.messages.addOps(message),
@@ -228,7 +261,7 @@ export class PartStore {
         const members = await this.#group(prefix);
         if (members.length === 0) return undefined;
         const message = this.#message({ iccid }, members.map((m) => m.part), false, now);
-        await this.#store.batch([...members.map((m): BatchOp => ({ type: "del", sublevel: this.parts, key: m.key })), ...this.messages.addOps(message)]);
+        await this.#write([...members.map((m): BatchOp => ({ type: "del", sublevel: this.parts, key: m.key })), ...this.messages.addOps(message)]);
         return message;
       });
       if (message) {
