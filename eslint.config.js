@@ -5,7 +5,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "build/**"] },
+  { ignores: ["node_modules/**", "dist/**", "build/**", ".scratch/**", ".data/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
