@@ -76,7 +76,7 @@ class Activations implements ActivationsService {
   constructor(deps: ActivationsDeps) {
     this.#deps = deps;
     this.#config = resolveActivationsConfig(deps.config);
-    this.#log = deps.log.child({ component: "activations" });
+    this.#log = deps.log;
     this.#pool = new NumberPool(this.#config.cancelLimit);
     this.#activations = deps.store.sub<Activation>("activations");
     this.#active = deps.store.sub<number>("activations-active");
