@@ -82,6 +82,12 @@ export class Hub {
       metrics: this.metrics.registry,
     });
     store.registerPruner("messages", (cutoff) => this.messages.prune(cutoff));
+    // One line per whole SMS; its text and sender (a code, a person's number) only when debug.logSmsText says so.
+    this.bus.on("sms.received", "core:hub", ({ message }) => {
+      const base = { messageId: message.messageId, iccid: message.iccid, msisdn: message.msisdn, parts: message.parts, complete: message.complete };
+      if (config.debug.logSmsText) log.info({ ...base, sender: message.sender, smsText: message.text }, "sms received (debug.logSmsText is on)");
+      else log.info(base, "sms received");
+    });
     this.#registerHubMetrics();
   }
 

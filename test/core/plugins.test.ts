@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Writable } from "node:stream";
 import { isSimhiveError } from "../../core/errors.ts";
-import { createLogger } from "../../core/log.ts";
 import type { PluginDefinition } from "../../core/plugins.ts";
-import { startTestHub, type TestHub } from "../helpers/hub.ts";
-
-/** A logger whose JSON lines the test can read. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { log: createLogger({ level: "debug", destination }), lines };
-}
+import { capturingLogger, startTestHub, type TestHub } from "../helpers/hub.ts";
 
 function recorder() {
   const events: string[] = [];

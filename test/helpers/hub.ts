@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { loadConfig } from "../../core/config/load.ts";
 import { Hub, type HubOptions } from "../../core/hub.ts";
 import { createLogger, silentLogger, type Logger } from "../../core/log.ts";
@@ -31,6 +32,20 @@ export interface TestHubOptions {
 
 export async function makeTempDir(prefix = "simhive-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A logger whose JSON lines a test can read (and search as raw text). */
+export function capturingLogger(): { log: Logger; lines: Record<string, unknown>[]; raw: () => string } {
+  const lines: Record<string, unknown>[] = [];
+  let raw = "";
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      raw += String(chunk);
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: createLogger({ level: "debug", destination }), lines, raw: () => raw };
 }
 
 /** A logger for tests: silent unless SIMHIVE_TEST_LOG=1. */
