@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeTempDir } from "../helpers/hub.ts";
+import { spawnHub, waitFor } from "../helpers/process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const config = (dataDir: string, masks: string[]) =>
   [
@@ -32,15 +21,10 @@ describe("SIGHUP", () => {
     const dir = await makeTempDir();
     const file = join(dir, "config.yaml");
     await writeFile(file, config(join(dir, "data"), []));
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", file], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const hub = spawnHub(file);
+    const { child, exited } = hub;
     try {
-      const port = await waitFor("listening", async () => {
-        const match = /"msg":"http listening"/.test(output) ? /"port":(\d+)/.exec(output) : null;
-        return match ? Number(match[1]) : undefined;
-      });
+      const port = await hub.port();
       const vkCount = async () => {
         const res = await fetch(`http://127.0.0.1:${port}/onlinesim?action=GET_SERVICES&apikey=reload-key`);
         const body = (await res.json()) as { countryList: { operatorMap: Record<string, Record<string, number>> }[] };
@@ -54,7 +38,7 @@ describe("SIGHUP", () => {
 
       await writeFile(file, "hub: [this is not: valid\n");
       child.kill("SIGHUP");
-      await waitFor("the reload error in the log", async () => (/config reload failed; keeping the running config/.test(output) ? true : undefined));
+      await waitFor("the reload error in the log", async () => (/config reload failed; keeping the running config/.test(hub.output()) ? true : undefined));
       assert.equal(await vkCount(), 1, "still serving with the last good config");
       child.kill("SIGTERM");
       assert.equal(await exited, 0);

@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeTempDir } from "../helpers/hub.ts";
+import { spawnHub, waitFor } from "../helpers/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("shutdown", () => {
   it("SIGTERM with a request in flight: the request completes, then the process exits 0", async () => {
@@ -33,20 +23,10 @@ describe("shutdown", () => {
         "  slow-route: { enabled: true }",
       ].join("\n"),
     );
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], {
-      cwd: ROOT,
-      env: { ...process.env, NOTIFY_SOCKET: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const hub = spawnHub(config, { ...process.env, NOTIFY_SOCKET: "" });
+    const { child, exited } = hub;
     try {
-      const port = await waitFor("the listening log line", async () => {
-        const match = /"msg":"http listening"/.test(output) ? /"port":(\d+)/.exec(output) : null;
-        return match ? Number(match[1]) : undefined;
-      });
+      const port = await hub.port();
       const url = `http://127.0.0.1:${port}`;
       await waitFor("readiness", async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
       const inFlight = fetch(`${url}/slow-route/wait?ms=1500`).then(async (res) => ({ status: res.status, body: await res.json() }));
@@ -54,8 +34,8 @@ describe("shutdown", () => {
       child.kill("SIGTERM");
       const answer = await inFlight;
       assert.deepEqual(answer, { status: 200, body: { waited: 1500 } });
-      assert.equal(await exited, 0, output);
-      assert.match(output, /"msg":"hub stopped"/);
+      assert.equal(await exited, 0, hub.output());
+      assert.match(hub.output(), /"msg":"hub stopped"/);
       await assert.rejects(fetch(`${url}/healthz`), "no longer accepting");
     } finally {
       child.kill("SIGKILL");
@@ -71,12 +51,7 @@ describe("shutdown", () => {
     await chmod(join(dir, "systemd-notify"), 0o755);
     const config = join(dir, "config.yaml");
     await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], {
-      cwd: ROOT,
-      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "1000000" },
-      stdio: "ignore",
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, exited } = spawnHub(config, { ...process.env, PATH: `${dir}:${process.env.PATH}`, NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "1000000" });
     try {
       const log = () => readFile(calls, "utf8");
       await waitFor("READY=1", async () => ((await log()).includes("READY=1") ? true : undefined));
@@ -102,16 +77,14 @@ describe("shutdown", () => {
     await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
     delete env.NOTIFY_SOCKET;
-    let output = "";
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "start", "--config", config], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const hub = spawnHub(config, env);
+    const { child, exited } = hub;
     try {
-      await waitFor("start", async () => (output.includes('"msg":"hub started"') ? true : undefined));
+      await waitFor("start", async () => (hub.output().includes('"msg":"hub started"') ? true : undefined));
       child.kill("SIGTERM");
       assert.equal(await exited, 0);
       await assert.rejects(readFile(calls, "utf8"), { code: "ENOENT" });
-      assert.doesNotMatch(output, /systemd-notify failed/);
+      assert.doesNotMatch(hub.output(), /systemd-notify failed/);
     } finally {
       child.kill("SIGKILL");
       await rm(dir, { recursive: true, force: true });
