@@ -7,6 +7,20 @@ import { spawnHub, waitFor } from "../helpers/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * systemd-notify needs a running systemd; this stand-in on PATH records what
+ * the hub asks it to send. A minimal config beside it.
+ */
+async function notifyRig() {
+  const dir = await makeTempDir();
+  const calls = join(dir, "calls.log");
+  await writeFile(join(dir, "systemd-notify"), `#!/bin/sh\necho "$*" >> ${calls}\n`);
+  await chmod(join(dir, "systemd-notify"), 0o755);
+  const config = join(dir, "config.yaml");
+  await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
+  return { dir, calls, config };
+}
+
 describe("shutdown", () => {
   it("SIGTERM with a request in flight: the request completes, then the process exits 0", async () => {
     const dir = await makeTempDir();
@@ -44,13 +58,7 @@ describe("shutdown", () => {
   });
 
   it("under systemd (NOTIFY_SOCKET set) sends READY=1 with a STATUS line once serving, WATCHDOG=1, and STOPPING=1", async () => {
-    const dir = await makeTempDir();
-    const calls = join(dir, "calls.log");
-    // systemd-notify itself needs a running systemd; this stand-in records what the hub asks it to send.
-    await writeFile(join(dir, "systemd-notify"), `#!/bin/sh\necho "$*" >> ${calls}\n`);
-    await chmod(join(dir, "systemd-notify"), 0o755);
-    const config = join(dir, "config.yaml");
-    await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
+    const { dir, calls, config } = await notifyRig();
     const { child, exited } = spawnHub(config, { ...process.env, PATH: `${dir}:${process.env.PATH}`, NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "1000000" });
     try {
       const log = () => readFile(calls, "utf8");
@@ -69,12 +77,7 @@ describe("shutdown", () => {
   });
 
   it("without NOTIFY_SOCKET never calls systemd-notify", async () => {
-    const dir = await makeTempDir();
-    const calls = join(dir, "calls.log");
-    await writeFile(join(dir, "systemd-notify"), `#!/bin/sh\necho "$*" >> ${calls}\n`);
-    await chmod(join(dir, "systemd-notify"), 0o755);
-    const config = join(dir, "config.yaml");
-    await writeFile(config, `hub: { dataDir: ${join(dir, "data")} }\nhttp: { host: 127.0.0.1, port: 0 }\nmodems: { ports: [] }\n`);
+    const { dir, calls, config } = await notifyRig();
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
     delete env.NOTIFY_SOCKET;
     const hub = spawnHub(config, env);
