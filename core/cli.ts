@@ -1,9 +1,6 @@
 import { parseArgs } from "node:util";
-import { modemsOfRunningHub, report } from "./cli-admin.ts";
 import { type HubConfig, type LoadedConfig, findConfigPath, formatConfigError, loadConfigFile } from "./config/load.ts";
 import { describeError, isSimhiveError } from "./errors.ts";
-import { runDemo } from "./demo.ts";
-import { Hub } from "./hub.ts";
 import { formatModemTable } from "./modems/table.ts";
 import { createLogger } from "./log.ts";
 import { SystemdNotifier } from "./notify.ts";
@@ -66,7 +63,9 @@ async function start(configArg: string | undefined): Promise<Exit> {
     log.fatal({ err: reason }, "unhandled promise rejection; exiting so systemd restarts the hub");
     process.exit(1);
   });
-  let hub: Hub;
+  // Loaded here, not at the top: `check` and `version` need none of the hub's modules.
+  const { Hub } = await import("./hub.ts");
+  let hub: Awaited<ReturnType<typeof Hub.start>>;
   try {
     hub = await Hub.start({ loaded, log, notifier });
   } catch (error) {
@@ -152,13 +151,16 @@ export async function main(argv: string[]): Promise<Exit> {
     case "start":
       return start(values.config);
     case "demo":
-      return runDemo({ modems: Math.max(1, Number(values.modems ?? 4) || 4), port: Number(values.port ?? 0) || 0, exit: values.exit === true });
+      return (await import("./demo.ts")).runDemo({ modems: Math.max(1, Number(values.modems ?? 4) || 4), port: Number(values.port ?? 0) || 0, exit: values.exit === true });
     case "modems":
-      return withConfig(values.config, async (config) => formatModemTable((await modemsOfRunningHub(config)) as ModemInfo[]).trimEnd());
+      return withConfig(values.config, async (config) => {
+        const { modemsOfRunningHub } = await import("./cli-admin.ts");
+        return formatModemTable((await modemsOfRunningHub(config)) as ModemInfo[]).trimEnd();
+      });
     case "activations":
     case "sms": {
       const limit = Math.max(1, Number(values.limit ?? 50) || 50);
-      return withConfig(values.config, (config) => report(config, command, { limit, showText: values["show-text"] === true }));
+      return withConfig(values.config, async (config) => (await import("./cli-admin.ts")).report(config, command, { limit, showText: values["show-text"] === true }));
     }
     default:
       process.stderr.write(`simhive: unknown command "${command}"\n\n${USAGE}`);
