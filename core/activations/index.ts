@@ -21,6 +21,7 @@ import type {
   MarketplaceSink,
   NumberRequest,
   OutboxHandle,
+  OutboxStats,
   ServiceHistory,
 } from "./types.ts";
 
@@ -310,6 +311,12 @@ class Activations implements ActivationsService {
     // Messages that waited for this marketplace are routed now.
     if (this.#started) void this.#router.routePending();
     return outbox;
+  }
+
+  outboxStats(): Record<string, OutboxStats> {
+    const stats: Record<string, OutboxStats> = {};
+    for (const [marketplace, { outbox }] of this.#marketplaces) stats[marketplace] = outbox.stats();
+    return stats;
   }
 
   routePending(): Promise<void> {

@@ -111,6 +111,12 @@ export interface ActivationsApi {
   listRecent(limit: number, filter?: { marketplace?: string; state?: ActivationState }): Promise<Activation[]>;
   /** Route forwarded SMS of this marketplace's activations into its durable outbox. */
   registerMarketplace<P>(marketplace: string, sink: MarketplaceSink<P>): OutboxHandle;
+  /**
+   * Read-only, from memory: each registered marketplace's outbox figures, keyed
+   * by marketplace. Jobs left on disk by an earlier run count once that outbox
+   * has loaded them (OutboxHandle.ready()).
+   */
+  outboxStats(): Record<string, OutboxStats>;
 }
 
 /** Per number (msisdn) and service: what the marketplaces reported about it. */

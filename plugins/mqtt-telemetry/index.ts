@@ -195,11 +195,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
   ctx.bus.on("activation.finished", ({ activationId, marketplace, msisdn, service, status, reason }) =>
     event({ event: "activation.finished", activationId, marketplace, number: msisdn, service, status, reason }),
   );
-  ctx.bus.on("push.delivered", () => {
-    stats.delivered += 1;
-  });
   ctx.bus.on("push.gaveUp", ({ marketplace, activationId, messageId, reason, attempts }) => {
-    stats.failed += 1;
     event({ event: "push.gaveUp", marketplace, activationId, messageId, reason, attempts });
   });
 

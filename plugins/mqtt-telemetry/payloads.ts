@@ -1,4 +1,4 @@
-import type { ActivationsApi } from "../../core/activations/types.ts";
+import type { ActivationsApi, OutboxStats } from "../../core/activations/types.ts";
 import type { HubEvents } from "../../core/bus.ts";
 import type { ModemInfo, NumbersView } from "../../core/types.ts";
 
@@ -40,16 +40,26 @@ export function modemPayload(modem: ModemInfo & { imei: string }): ModemStatePay
   };
 }
 
+/** One outbox's figures as published: `failed` is the jobs the partner's answers stopped (given up). */
+export interface OutboxFigures {
+  pending: number;
+  delivered: number;
+  failed: number;
+  /** When the oldest pending job was created; null when none is pending. */
+  oldestPendingAt: string | null;
+}
+
 export interface StatsPayload {
   numbers: { total: number; available: number };
   activations: { active: number };
   sms: { received: number; forwarded: number; dropped: number; held: number; unrouted: number };
   /**
-   * From the push.* bus events since the plugin started: `pending` is jobs
-   * forwarded since then that are neither delivered nor given up (jobs left
-   * from before a restart are not in it).
+   * Exact, from the marketplaces' outboxes (ActivationsApi.outboxStats): jobs
+   * on disk, those left by an earlier run included; `delivered` and `failed`
+   * are the finished jobs the store still keeps (retention). Summed over the
+   * marketplaces, and per marketplace in `marketplaces`.
    */
-  outbox: { pending: number; delivered: number; failed: number };
+  outbox: OutboxFigures & { marketplaces: Record<string, OutboxFigures> };
   modems: { total: number; ready: number };
   /** Seconds since the hub process started. */
   uptimeSeconds: number;
@@ -57,15 +67,34 @@ export interface StatsPayload {
   at: string;
 }
 
-/** Counters kept from bus events; numbers and activations read at publish time. */
+function outboxFigures(stats: OutboxStats): OutboxFigures {
+  return { pending: stats.pending, delivered: stats.delivered, failed: stats.givenUp, oldestPendingAt: iso(stats.oldestPendingAt) };
+}
+
+/** Sums every marketplace's outbox; the oldest pending job is the oldest of all. */
+export function outboxPayload(byMarketplace: Record<string, OutboxStats>): StatsPayload["outbox"] {
+  const marketplaces: Record<string, OutboxFigures> = {};
+  let pending = 0;
+  let delivered = 0;
+  let failed = 0;
+  let oldest: number | undefined;
+  for (const [marketplace, stats] of Object.entries(byMarketplace)) {
+    marketplaces[marketplace] = outboxFigures(stats);
+    pending += stats.pending;
+    delivered += stats.delivered;
+    failed += stats.givenUp;
+    if (stats.oldestPendingAt !== undefined && (oldest === undefined || stats.oldestPendingAt < oldest)) oldest = stats.oldestPendingAt;
+  }
+  return { pending, delivered, failed, oldestPendingAt: iso(oldest), marketplaces };
+}
+
+/** SMS counters kept from bus events since the plugin started; numbers, activations and outboxes read at publish time. */
 export class StatsCollector {
   received = 0;
   forwarded = 0;
   dropped = 0;
   held = 0;
   unrouted = 0;
-  delivered = 0;
-  failed = 0;
 
   routed(route: HubEvents["sms.routed"]["route"]): void {
     if (route.state === "forwarded") this.forwarded += 1;
@@ -83,7 +112,7 @@ export class StatsCollector {
       numbers: { total: usable.length, available: usable.filter((n) => !busy.has(n.msisdn)).length },
       activations: { active: active.length },
       sms: { received: this.received, forwarded: this.forwarded, dropped: this.dropped, held: this.held, unrouted: this.unrouted },
-      outbox: { pending: Math.max(0, this.forwarded - this.delivered - this.failed), delivered: this.delivered, failed: this.failed },
+      outbox: outboxPayload(activations.outboxStats()),
       modems: { total: modems.length, ready: modems.filter((m) => m.state === "ready").length },
       uptimeSeconds: Math.round(process.uptime()),
       memory: { rss: memory.rss, heapUsed: memory.heapUsed },

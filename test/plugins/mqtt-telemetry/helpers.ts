@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Aedes, type AedesOptions } from "aedes";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import { Registry } from "prom-client";
-import type { ActivationsApi, Activation } from "../../../core/activations/types.ts";
+import type { ActivationsApi, Activation, OutboxStats } from "../../../core/activations/types.ts";
 import { EventBus } from "../../../core/bus.ts";
 import { createHooks } from "../../../core/hooks.ts";
 import { silentLogger } from "../../../core/log.ts";
@@ -256,8 +256,12 @@ export function fakeNumbers(numbers: NumberInfo[] = []): NumbersView {
   return { list: () => numbers, byMsisdn: (msisdn) => numbers.find((n) => n.msisdn === msisdn) };
 }
 
-/** An ActivationsApi that only serves as a data source: `active` is what listRecent returns for state "active". */
-export function fakeActivations(active: Activation[] = []): ActivationsApi {
+/**
+ * An ActivationsApi that only serves as a data source: `active` is what
+ * listRecent returns for state "active", `outbox` what outboxStats returns
+ * (the same object: a test may change it).
+ */
+export function fakeActivations(active: Activation[] = [], outbox: Record<string, OutboxStats> = {}): ActivationsApi {
   return {
     counts: () => new Map(),
     reserve: async () => null,
@@ -267,6 +271,7 @@ export function fakeActivations(active: Activation[] = []): ActivationsApi {
     registerMarketplace: () => {
       throw new Error("not used by mqtt-telemetry");
     },
+    outboxStats: () => outbox,
   };
 }
 

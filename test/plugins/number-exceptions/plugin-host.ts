@@ -30,6 +30,7 @@ export const activationsStub: ActivationsApi = {
   get: unused,
   listRecent: unused,
   registerMarketplace: unused,
+  outboxStats: unused,
 };
 
 export function numbersView(list: NumberInfo[]): NumbersView {
