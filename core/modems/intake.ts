@@ -2,8 +2,8 @@ import type { EventBus } from "../bus.ts";
 import type { Logger } from "../log.ts";
 import type { SmsMessage } from "../types.ts";
 import { AtCommandError, type AtPort } from "./at.ts";
-import type { PartStore } from "./parts.ts";
-import { parseCmgl, parseCmgr, parseCpms } from "./responses.ts";
+import type { AcceptOutcome, PartStore } from "./parts.ts";
+import { parseCmgl, parseCmgr, parseCpms, type ListedPdu } from "./responses.ts";
 import type { Urc } from "./urc.ts";
 
 /** +CMS ERROR 322: memory full (TS 27.005 §3.2.5). */
@@ -25,6 +25,8 @@ export interface IntakeOptions {
   timeoutMs: number;
 }
 
+type ListedSlot = Pick<ListedPdu, "index" | "pdu">;
+
 export interface SweepResult {
   listed: number;
   messages: number;
@@ -34,10 +36,18 @@ export interface SweepResult {
 }
 
 /**
- * Durable intake for one modem: a slot is read (on +CMTI or by the storage
- * sweep), its PDU written to the store in a synced batch, and only then
- * deleted with AT+CMGD. Reads of one modem run one after another; nothing here
- * waits on another modem.
+ * Deletions chained on one command line (`AT+CMGD=1;+CMGD=2;...`): about 80
+ * characters, well inside the command line buffer of common modems.
+ */
+const CMGD_PER_LINE = 8;
+
+/**
+ * Durable intake for one modem: slots are read (on +CMTI or by the storage
+ * sweep), their PDUs written to the store in one synced batch, and only then
+ * deleted with AT+CMGD. Slots announced while the modem is busy are read
+ * together (one AT+CMGL=4 instead of one AT+CMGR each), persisted in one
+ * batch and deleted with chained AT+CMGD lines. Reads of one modem run one
+ * after another; nothing here waits on another modem.
  */
 export class Intake {
   readonly #target: IntakeTarget;
@@ -45,6 +55,12 @@ export class Intake {
   #chain: Promise<unknown> = Promise.resolve();
   #sweepQueued = false;
   #stopped = false;
+  /** Slots announced by +CMTI and not read yet. */
+  readonly #announced = new Set<number>();
+  /** The queued read of the announced slots (joined by later +CMTI until it starts). */
+  #read: Promise<void> | undefined;
+  /** Cleared once the modem refuses a chained AT+CMGD line: one slot per line from then on. */
+  #chainDeletes = true;
 
   constructor(target: IntakeTarget, options: IntakeOptions) {
     this.#target = target;
@@ -72,23 +88,43 @@ export class Intake {
     return next;
   }
 
-  /** Reads one slot (after +CMTI). */
+  /**
+   * Reads a slot announced by +CMTI. Slots announced before the read starts
+   * join it: one slot is read with AT+CMGR, several with one AT+CMGL=4.
+   */
   readSlot(index: number): Promise<void> {
-    return this.#serial(async () => {
+    this.#announced.add(index);
+    this.#read ??= this.#serial(async () => {
+      // indications already received in this turn (a concatenated message's parts, a burst) join this read
+      await new Promise((resolve) => setImmediate(resolve));
+      this.#read = undefined;
+      const slots = [...this.#announced];
+      this.#announced.clear();
       const at = this.#port();
-      if (!at) return;
+      if (!at || slots.length === 0) return; // a sweep after the reconnect finds them
       try {
-        const read = parseCmgr(await at.command(`AT+CMGR=${index}`, { timeoutMs: this.#options.timeoutMs }));
-        if (!read) return; // empty slot: already taken by a sweep
-        await this.#take(at, index, read.pdu);
+        let listed: ListedSlot[];
+        if (slots.length === 1) {
+          const index = slots[0] as number;
+          const read = parseCmgr(await at.command(`AT+CMGR=${index}`, { timeoutMs: this.#options.timeoutMs }));
+          listed = read ? [{ index, pdu: read.pdu }] : []; // empty: already taken by a sweep
+        } else {
+          listed = parseCmgl(await at.command("AT+CMGL=4", { timeoutMs: this.#listTimeoutMs }));
+        }
+        await this.#take(at, listed);
       } catch (error) {
-        this.#failed(error, index);
+        this.#failed(error, slots);
       }
     });
+    return this.#read;
+  }
+
+  get #listTimeoutMs(): number {
+    return Math.max(this.#options.timeoutMs, 30_000);
   }
 
   /**
-   * Lists every stored message (AT+CMGL=4) and takes each; then reads the
+   * Lists every stored message (AT+CMGL=4) and takes them all; then reads the
    * storage counters. A sweep asked for while one is queued joins it.
    */
   sweep(): Promise<SweepResult | undefined> {
@@ -98,15 +134,16 @@ export class Intake {
       this.#sweepQueued = false;
       const at = this.#port();
       if (!at) return undefined;
+      // everything announced so far is stored already, so the listing below includes it
+      this.#announced.clear();
       const result: SweepResult = { listed: 0, messages: 0, duplicates: 0, quarantined: 0 };
       try {
-        const listed = parseCmgl(await at.command("AT+CMGL=4", { timeoutMs: Math.max(this.#options.timeoutMs, 30_000) }));
+        const listed = parseCmgl(await at.command("AT+CMGL=4", { timeoutMs: this.#listTimeoutMs }));
         result.listed = listed.length;
-        for (const { index, pdu } of listed) {
-          const outcome = await this.#take(at, index, pdu);
-          if (outcome === "message") result.messages++;
-          else if (outcome === "duplicate") result.duplicates++;
-          else if (outcome === "quarantined") result.quarantined++;
+        for (const outcome of await this.#take(at, listed)) {
+          if (outcome.kind === "message") result.messages++;
+          else if (outcome.kind === "duplicate") result.duplicates++;
+          else if (outcome.kind === "quarantined") result.quarantined++;
         }
         const storage = parseCpms(await at.command("AT+CPMS?", { timeoutMs: this.#options.timeoutMs }));
         if (storage) {
@@ -127,28 +164,54 @@ export class Intake {
     return at?.isOpen ? at : undefined;
   }
 
-  /** Persist, then delete. A failed delete is harmless: the next sweep finds the slot again as a duplicate. */
-  async #take(at: AtPort, index: number, pdu: string): Promise<string> {
+  /**
+   * Persist (one synced batch for every slot read), announce, then delete. A
+   * failed delete is harmless: the next sweep finds the slot again as a
+   * duplicate.
+   */
+  async #take(at: AtPort, listed: readonly ListedSlot[]): Promise<AcceptOutcome[]> {
+    if (listed.length === 0) return [];
     const { iccid, imei, msisdn } = this.#target.identity();
     if (!iccid) throw new Error("SIM identity unknown");
-    const outcome = await this.#options.parts.accept({ iccid, slot: index, raw: pdu, ...(imei ? { imei } : {}), ...(msisdn ? { msisdn } : {}) });
-    if (outcome.kind === "message") {
-      this.#target.received(outcome.message);
-      this.#options.bus.emit("sms.received", { message: outcome.message });
-    }
-    try {
-      await at.command(`AT+CMGD=${index}`, { timeoutMs: this.#options.timeoutMs });
-    } catch (error) {
-      this.#options.log.warn({ err: error, slot: index }, "AT+CMGD failed; the next sweep retries");
-    }
-    return outcome.kind;
+    const outcomes = await this.#options.parts.acceptMany(
+      iccid,
+      listed.map(({ index, pdu }) => ({ slot: index, raw: pdu, ...(imei ? { imei } : {}), ...(msisdn ? { msisdn } : {}) })),
+    );
+    const messages: SmsMessage[] = [];
+    for (const outcome of outcomes) if (outcome.kind === "message") messages.push(outcome.message);
+    const last = messages[messages.length - 1];
+    if (last) this.#target.received(last);
+    for (const message of messages) this.#options.bus.emit("sms.received", { message });
+    await this.#delete(at, listed.map((slot) => slot.index));
+    return outcomes;
   }
 
-  #failed(error: unknown, slot?: number): void {
+  /** Deletes slots whose content is on disk, several per command line while the modem accepts chains. */
+  async #delete(at: AtPort, slots: readonly number[]): Promise<void> {
+    for (let i = 0; i < slots.length; ) {
+      const line = slots.slice(i, i + (this.#chainDeletes ? CMGD_PER_LINE : 1));
+      i += line.length;
+      try {
+        await at.command(`AT${line.map((slot) => `+CMGD=${slot}`).join(";")}`, { timeoutMs: this.#options.timeoutMs + 1000 * (line.length - 1) });
+      } catch (error) {
+        if (line.length > 1 && error instanceof AtCommandError) {
+          // Part of the chain may have run and a freed slot may already hold a new
+          // message: nothing is deleted again unread. The sweep re-reads what is left.
+          this.#chainDeletes = false;
+          this.#options.log.warn({ err: error, slots: line }, "chained AT+CMGD refused; deleting one slot per command from now on");
+          void this.sweep();
+        } else {
+          this.#options.log.warn({ err: error, slots: line }, "AT+CMGD failed; the next sweep retries");
+        }
+      }
+    }
+  }
+
+  #failed(error: unknown, slots?: readonly number[]): void {
     if (error instanceof AtCommandError && error.errorCode === CMS_MEMORY_FULL) {
       void this.sweep();
       return;
     }
-    this.#options.log.warn({ err: error, slot }, "reading stored SMS failed");
+    this.#options.log.warn({ err: error, slots }, "reading stored SMS failed");
   }
 }

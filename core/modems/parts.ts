@@ -74,6 +74,58 @@ function messageFingerprint(iccid: string, partFps: readonly string[]): string {
 
 const senderKey = (sender: string): string => encodeURIComponent(sender).replace(/!/g, "%21");
 
+/**
+ * The operations of one `acceptMany` before they are written, with the
+ * multipart groups it touched: members already on disk plus the parts this
+ * batch adds, so that two parts of one message read together are joined
+ * without an intermediate write.
+ */
+class PendingBatch {
+  readonly #sublevel: Sublevel<unknown>;
+  readonly #ops: (BatchOp | undefined)[] = [];
+  readonly #groups = new Map<string, { key: string; part: GroupPart; op?: number }[]>();
+
+  constructor(sublevel: Sublevel<unknown>) {
+    this.#sublevel = sublevel;
+  }
+
+  put(key: string, value: unknown): number {
+    return this.#ops.push({ type: "put", sublevel: this.#sublevel, key, value }) - 1;
+  }
+
+  add(ops: readonly BatchOp[]): void {
+    this.#ops.push(...ops);
+  }
+
+  /** A group's members: on disk (loaded once per batch) and added by this batch. */
+  async group(prefix: string, load: () => Promise<{ key: string; part: GroupPart }[]>): Promise<readonly { key: string; part: GroupPart }[]> {
+    let members = this.#groups.get(prefix);
+    if (!members) {
+      members = await load();
+      this.#groups.set(prefix, members);
+    }
+    return members;
+  }
+
+  /** A part waits for its siblings (the group was loaded by `group`). */
+  joinGroup(prefix: string, key: string, part: GroupPart): void {
+    this.#groups.get(prefix)?.push({ key, part, op: this.put(key, part) });
+  }
+
+  /** The group became a whole message: members on disk are deleted, members of this batch never written. */
+  retireGroup(prefix: string): void {
+    for (const member of this.#groups.get(prefix) ?? []) {
+      if (member.op === undefined) this.#ops.push({ type: "del", sublevel: this.#sublevel, key: member.key });
+      else this.#ops[member.op] = undefined;
+    }
+    this.#groups.set(prefix, []);
+  }
+
+  ops(): BatchOp[] {
+    return this.#ops.filter((op): op is BatchOp => op !== undefined);
+  }
+}
+
 export class PartStore {
   readonly parts: Sublevel<unknown>;
   readonly messages: MessageRepository;
@@ -138,71 +190,105 @@ export class PartStore {
    * message, the message itself in the same batch. When this resolves, the
    * slot may be deleted on the SIM: whatever it held is on disk.
    */
-  accept(input: PartInput, now = Date.now()): Promise<AcceptOutcome> {
-    return this.exclusive(input.iccid, () => this.#accept(input, now));
+  async accept(input: PartInput, now = Date.now()): Promise<AcceptOutcome> {
+    const [outcome] = await this.acceptMany(input.iccid, [input], now);
+    return outcome as AcceptOutcome;
   }
 
-  async #accept(input: PartInput, now: number): Promise<AcceptOutcome> {
-    const raw = input.raw.trim().toUpperCase();
-    const fp = pduFingerprint(raw);
-    const pduKey = `pdu!${input.iccid}!${fp}`;
-    const quarantineKey = `quarantine!${input.iccid}!${fp}`;
-    const [seenPdu, seenQuarantine] = await this.parts.getMany([pduKey, quarantineKey]);
-    if (seenPdu !== undefined || seenQuarantine !== undefined) return { kind: "duplicate", fp };
+  /**
+   * Persists every part read from one SIM in a single synced batch (which may
+   * also carry other modems' writes of the same turn): duplicates recognised
+   * against the store and within the batch, concatenated parts joined with
+   * their siblings on disk and in the batch, whole messages written with the
+   * parts they retire. When this resolves, every slot the parts came from may
+   * be deleted on the SIM. Outcomes are in the order of `inputs`.
+   */
+  acceptMany(iccid: string, inputs: readonly Omit<PartInput, "iccid">[], now = Date.now()): Promise<AcceptOutcome[]> {
+    if (inputs.length === 0) return Promise.resolve([]);
+    return this.exclusive(iccid, () => this.#acceptMany(iccid, inputs, now));
+  }
 
-    let decoded: DecodedPdu;
-    try {
-      decoded = decodeDeliver(raw);
-    } catch (error) {
-      const reason = (error as Error).message;
-      const record: QuarantineRecord = { raw, at: now, reason, ...(input.slot === undefined ? {} : { slot: input.slot }) };
-      await this.#write([{ type: "put", sublevel: this.parts, key: quarantineKey, value: record }]);
-      this.#log.warn({ iccid: input.iccid, slot: input.slot, fp, reason }, "undecodable PDU quarantined");
-      return { kind: "quarantined", fp, reason };
-    }
+  async #acceptMany(iccid: string, inputs: readonly Omit<PartInput, "iccid">[], now: number): Promise<AcceptOutcome[]> {
+    const raws = inputs.map((input) => input.raw.trim().toUpperCase());
+    const fps = raws.map(pduFingerprint);
+    const keys: string[] = [];
+    for (const fp of fps) keys.push(`pdu!${iccid}!${fp}`, `quarantine!${iccid}!${fp}`);
+    const seen = await this.parts.getMany(keys);
+    const batch = new PendingBatch(this.parts);
+    const outcomes: AcceptOutcome[] = [];
+    const quarantined: { slot: number | undefined; fp: string; reason: string }[] = [];
+    const taken = new Set<string>();
 
-    const pduRecord: PduRecord = { raw, receivedAt: now, ...(input.slot === undefined ? {} : { slot: input.slot }) };
-    const udh = decoded.udh;
-    if (!udh || udh.total <= 1) {
-      const message = this.#message(input, [{ fp, seq: 1, total: 1, sender: decoded.sender, text: decoded.text, scts: decoded.scts, receivedAt: now }], true, now);
+    for (let i = 0; i < inputs.length; i++) {
+      const input = { ...(inputs[i] as Omit<PartInput, "iccid">), iccid };
+      const raw = raws[i] as string;
+      const fp = fps[i] as string;
+      if (seen[2 * i] !== undefined || seen[2 * i + 1] !== undefined || taken.has(fp)) {
+        outcomes.push({ kind: "duplicate", fp });
+        continue;
+      }
+      taken.add(fp);
+      const pduKey = `pdu!${iccid}!${fp}`;
+      const slot = input.slot === undefined ? {} : { slot: input.slot };
+
+      let decoded: DecodedPdu;
+      try {
+        decoded = decodeDeliver(raw);
+      } catch (error) {
+        const reason = (error as Error).message;
+        const record: QuarantineRecord = { raw, at: now, reason, ...slot };
+        batch.put(`quarantine!${iccid}!${fp}`, record);
+        quarantined.push({ slot: input.slot, fp, reason });
+        outcomes.push({ kind: "quarantined", fp, reason });
+        continue;
+      }
+
+      const pduRecord: PduRecord = { raw, receivedAt: now, ...slot };
+      const udh = decoded.udh;
+      if (!udh || udh.total <= 1) {
+        const message = this.#message(input, [{ fp, seq: 1, total: 1, sender: decoded.sender, text: decoded.text, scts: decoded.scts, receivedAt: now }], true, now);
+        pduRecord.messageId = message.messageId;
+        batch.put(pduKey, pduRecord);
+        batch.add(this.messages.addOps(message));
+        outcomes.push({ kind: "message", fp, message });
+        continue;
+      }
+
+      const groupPrefix = `group!${iccid}!${senderKey(decoded.sender)}!${udh.refBits}:${udh.ref}!${udh.total}!`;
+      const part: GroupPart = {
+        fp,
+        seq: udh.seq,
+        total: udh.total,
+        sender: decoded.sender,
+        text: decoded.text,
+        scts: decoded.scts,
+        receivedAt: now,
+        ...(input.imei ? { imei: input.imei } : {}),
+        ...(input.msisdn ? { msisdn: input.msisdn } : {}),
+      };
+      const members = await batch.group(groupPrefix, () => this.#group(groupPrefix));
+      const all = [...members.map((m) => m.part), part];
+      const seqs = new Set(all.map((p) => p.seq));
+      let complete = true;
+      for (let seq = 1; seq <= udh.total; seq++) if (!seqs.has(seq)) complete = false;
+      if (!complete) {
+        batch.put(pduKey, pduRecord);
+        batch.joinGroup(groupPrefix, `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`, part);
+        outcomes.push({ kind: "part", fp, have: seqs.size, total: udh.total });
+        continue;
+      }
+      const message = this.#message(input, all, true, now);
       pduRecord.messageId = message.messageId;
-      await this.#write([{ type: "put", sublevel: this.parts, key: pduKey, value: pduRecord }, ...this.messages.addOps(message)]);
-      return { kind: "message", fp, message };
+      batch.put(pduKey, pduRecord);
+      batch.retireGroup(groupPrefix);
+      batch.add(this.messages.addOps(message));
+      outcomes.push({ kind: "message", fp, message });
     }
 
-    const groupPrefix = `group!${input.iccid}!${senderKey(decoded.sender)}!${udh.refBits}:${udh.ref}!${udh.total}!`;
-    const part: GroupPart = {
-      fp,
-      seq: udh.seq,
-      total: udh.total,
-      sender: decoded.sender,
-      text: decoded.text,
-      scts: decoded.scts,
-      receivedAt: now,
-      ...(input.imei ? { imei: input.imei } : {}),
-      ...(input.msisdn ? { msisdn: input.msisdn } : {}),
-    };
-    const siblings = await this.#group(groupPrefix);
-    const all = [...siblings.map((s) => s.part), part];
-    const seqs = new Set(all.map((p) => p.seq));
-    let complete = true;
-    for (let seq = 1; seq <= udh.total; seq++) if (!seqs.has(seq)) complete = false;
-    if (!complete) {
-      const partKey = `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`;
-      await this.#write([
-        { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
-        { type: "put", sublevel: this.parts, key: partKey, value: part },
-      ]);
-      return { kind: "part", fp, have: seqs.size, total: udh.total };
-    }
-    const message = this.#message(input, all, true, now);
-    pduRecord.messageId = message.messageId;
-    await this.#write([
-      { type: "put", sublevel: this.parts, key: pduKey, value: pduRecord },
-      ...siblings.map((s): BatchOp => ({ type: "del", sublevel: this.parts, key: s.key })),
-      ...this.messages.addOps(message),
-    ]);
-    return { kind: "message", fp, message };
+    const ops = batch.ops();
+    if (ops.length > 0) await this.#write(ops);
+    for (const q of quarantined) this.#log.warn({ iccid, slot: q.slot, fp: q.fp, reason: q.reason }, "undecodable PDU quarantined");
+    return outcomes;
   }
 
   async #group(prefix: string): Promise<{ key: string; part: GroupPart }[]> {
