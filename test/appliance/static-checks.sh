@@ -94,6 +94,18 @@ else
   echo "${security_out}" | grep -F '✗' || true
 fi
 
+# The target's systemd (trixie's), when the appliance cache has it.
+if [[ -x "${cache}/rootfs/usr/bin/systemd-analyze" && -e "${cache}/rootfs/.complete" ]]; then
+  cp "${repo}/systemd/simhive.service" "${cache}/rootfs/tmp/simhive.service"
+  trixie_out="$(chroot "${cache}/rootfs" systemd-analyze security --offline=true /tmp/simhive.service 2>&1 || true)"
+  rm -f "${cache}/rootfs/tmp/simhive.service"
+  if [[ "$(grep -o 'Overall exposure level.*' <<<"${trixie_out}")" =~ :\ ([0-9.]+)\ (PERFECT|SAFE|OK) ]]; then
+    ok "systemd-analyze security (trixie's systemd): ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+  else
+    bad "systemd-analyze security (trixie's systemd)"; echo "${trixie_out}" | tail -3
+  fi
+fi
+
 # --- udev rules -----------------------------------------------------------------
 rules="${repo}/systemd/udev/70-simhive-modems.rules"
 if udevadm verify --help >/dev/null 2>&1; then
@@ -119,18 +131,25 @@ else
 fi
 
 # --- cloud-init examples ----------------------------------------------------------
+# user-data is checked by any cloud-init; network-config needs --schema-type
+# (cloud-init >= 23.4; Debian bookworm has 22.4, trixie has it).
 if command -v cloud-init >/dev/null 2>&1; then
+  has_schema_type=0
+  cloud-init schema --help 2>&1 | grep -q -- '--schema-type' && has_schema_type=1
   for example in "${repo}"/provisioning/cloud-init/*.yaml; do
     [[ -e "${example}" ]] || continue
-    case "$(basename "${example}")" in
-      network-config*) kind=network-config ;;
+    name="$(basename "${example}")"
+    args=(--config-file "${example}")
+    case "${name}" in
       meta-data*) continue ;;
-      *) kind=cloud-config ;;
+      network-config*)
+        if [[ "${has_schema_type}" == 0 ]]; then skip "cloud-init schema: ${name} (this cloud-init has no --schema-type)"; continue; fi
+        args=(--schema-type network-config "${args[@]}") ;;
     esac
-    if out="$(cloud-init schema --schema-type "${kind}" --config-file "${example}" 2>&1)"; then
-      ok "cloud-init schema: $(basename "${example}")"
+    if out="$(cloud-init schema "${args[@]}" 2>&1)"; then
+      ok "cloud-init schema: ${name}"
     else
-      bad "cloud-init schema: $(basename "${example}")"; echo "${out}"
+      bad "cloud-init schema: ${name}"; echo "${out}"
     fi
   done
 else
