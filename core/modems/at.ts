@@ -163,6 +163,9 @@ export class AtPort extends EventEmitter<AtPortEvents> {
           incomingSMSIndication: false,
           incomingCallIndication: false,
           autoOpen: true,
+          // the stream's read buffer: AT replies are short (a full CMGL is a few kB, read in turns);
+          // the default 64 KiB per port is 4 MiB of buffers for 64 modems
+          highWaterMark: 4096,
         },
         (error) => {
           clearTimeout(timer);

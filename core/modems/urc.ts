@@ -38,6 +38,9 @@ export function askedPrefixes(command: string): string[] {
 
 /** Whether `line` is unsolicited while `command` (or nothing) is in flight. */
 export function isUnsolicited(line: string, command: string | undefined): boolean {
+  // every prefix starts with '+', '^' or 'R' (RING): PDU lines, OK and the like are never unsolicited
+  const first = line.charCodeAt(0);
+  if (first !== 0x2b && first !== 0x5e && first !== 0x52) return false;
   if (ALWAYS.some((prefix) => line.startsWith(prefix))) return true;
   const prefix = UNLESS_ASKED.find((p) => line.startsWith(p));
   if (!prefix) return false;

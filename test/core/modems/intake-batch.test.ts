@@ -72,6 +72,24 @@ describe("batched intake", () => {
     assert.equal(h.received.find((m) => m.text === LONG)?.parts, 2);
   });
 
+  it("a full SIM found at start: one listing larger than the port's read buffer, one batch, every slot deleted", async (t) => {
+    const h = await startHarness({ emulator: { count: 1, storageSize: 30 } }, { start: false });
+    t.after(() => h.dispose());
+    const [modem] = h.modems;
+    assert.ok(modem);
+    // 15 two-part UCS2 messages fill the 30 slots: the AT+CMGL=4 reply is about 10 kB
+    const texts = Array.from({ length: 15 }, (_, i) => `Сообщение ${i} `.padEnd(120, "ж"));
+    for (const text of texts) modem.inject({ sender: "79001230003", text, lostCmti: true });
+    assert.equal(modem.storage().length, 30);
+    assert.ok(modem.storage().reduce((sum, slot) => sum + slot.pdu.length + 16, 0) > 8192);
+    const { keys } = recordBatches(h.store);
+    await h.layer.start();
+    await waitFor(() => h.received.length === 15 && modem.storage().length === 0, "all 15 messages taken and the SIM emptied");
+    assert.deepEqual(h.received.map((m) => m.text).sort(), [...texts].sort());
+    assert.equal(keys.filter((batch) => batch.some((key) => key.startsWith("put pdu!"))).length, 1, "the 30 parts in one batch");
+    assert.equal(modem.counters.byCommand["+CMGD"], 30);
+  });
+
   it("a crash after the batch and before the chained AT+CMGD loses nothing and duplicates nothing", async (t) => {
     const path = "/emu/intake-batch-crash/usb-0:1.1:1.2";
     const modem = new EmulatedModem({ imei: "860000000000993", imsi: "250010000000993", iccid: "89701990000000009933", msisdn: "79000000993", cnum: true });
