@@ -6,12 +6,22 @@
  * all 640 injected in the same instant (worst case), once paced at one SMS
  * per modem every PACE_MS (100 ms; a real network delivers one every ~1-3 s).
  *
- *   npx tsx bench/modems.bench.ts            (MODEMS=64 IDLE_SECONDS=10)
+ *   node --import tsx --expose-gc bench/modems.bench.ts      (MODEMS=64 IDLE_SECONDS=10)
+ *   compiled (no tsx in memory): npx tsc --outDir /tmp/simhive-js -p . &&
+ *     ln -s "$PWD/node_modules" /tmp/simhive-js/ && cp package.json /tmp/simhive-js/ &&
+ *     node --expose-gc /tmp/simhive-js/bench/modems.bench.js
+ *
+ * Besides the targets it prints what explains them: injectMs (time inside
+ * the emulator's inject(), which runs in this process and delays every
+ * message of the instant burst), burstCpuMs, atPerSms (AT command lines per
+ * SMS: the round trips of the intake), heapUsedMb, the loader and load1 (the
+ * machine's load average at the end: figures taken at a load above ~1.5 on
+ * two cores say more about the neighbours than about simhive).
  *
  * Targets: p99 ≤ 100 ms, RSS ≤ 100 MB, idle CPU ≤ 2 % of one core.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBus } from "../core/bus.ts";
 import { silentLogger } from "../core/log.ts";
@@ -46,7 +56,10 @@ async function burst(bus: EventBus, modems: EmulatedModem[], paceMs: number, run
       if (latencies.length === total) resolve();
     });
   });
+  const commandsBefore = countCommands(modems);
+  const cpuBefore = process.cpuUsage();
   const from = performance.now();
+  let injectMs = 0;
   for (let i = 0; i < PER_MODEM; i++) {
     if (paceMs > 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
     for (const [m, modem] of modems.entries()) {
@@ -54,23 +67,43 @@ async function burst(bus: EventBus, modems: EmulatedModem[], paceMs: number, run
       const long = (m * PER_MODEM + i) % 10 === 0;
       if (long) multipart++;
       sentAt.set(key, performance.now());
+      const injectFrom = performance.now();
       modem.inject({ sender: "79001234567", text: long ? `${key} ${"Code 4711 ".repeat(25)}` : `${key} Your code is 4711` });
+      injectMs += performance.now() - injectFrom;
     }
   }
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
   clearTimeout(timer);
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallMs = performance.now() - from;
   bus.removeOwner(owner);
+  // the deletions follow the last message; wait for them before counting commands
+  for (let waited = 0; waited < 10_000 && modems.some((m) => m.storage().length > 0); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  const commands = countCommands(modems) - commandsBefore;
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     sent: total,
     multipart,
     persisted: latencies.length,
-    wallMs: round(performance.now() - from, 0),
+    wallMs: round(wallMs, 0),
     p50Ms: round(percentile(sorted, 50)),
     p99Ms: round(percentile(sorted, 99)),
     maxMs: round(sorted[sorted.length - 1] ?? NaN),
+    /** Time spent inside the emulator's inject() (PDU encoding, storing, +CMTI): the "network" side, in this process. */
+    injectMs: round(injectMs, 0),
+    /** CPU of the whole process (all threads) from the first injection to the last message. */
+    cpuMs: round((cpu.user + cpu.system) / 1000, 0),
+    /** AT command lines the modems received per SMS (reads and deletes): round trips, independent of load. */
+    atPerSms: round(commands / total, 2),
   };
+}
+
+/** Command lines received by the emulated modems so far. */
+function countCommands(modems: readonly EmulatedModem[]): number {
+  let count = 0;
+  for (const modem of modems) count += modem.counters.commands;
+  return count;
 }
 
 export async function run(): Promise<Record<string, number | string>> {
@@ -113,12 +146,19 @@ export async function run(): Promise<Record<string, number | string>> {
       p50Ms: instant.p50Ms,
       p99Ms: instant.p99Ms,
       maxMs: instant.maxMs,
+      injectMs: instant.injectMs,
+      burstCpuMs: instant.cpuMs,
+      atPerSms: instant.atPerSms,
       pacedEveryMs: PACE_MS,
       pacedPersisted: paced.persisted,
       pacedWallMs: paced.wallMs,
       pacedP50Ms: paced.p50Ms,
       pacedP99Ms: paced.p99Ms,
       pacedMaxMs: paced.maxMs,
+      pacedAtPerSms: paced.atPerSms,
+      heapUsedMb: round(process.memoryUsage().heapUsed / 1024 / 1024),
+      loader: import.meta.url.endsWith(".ts") ? "tsx" : "node",
+      load1: round(loadavg()[0] ?? NaN, 2),
     };
   } finally {
     await layer.stop();
