@@ -45,7 +45,7 @@ describe("durable intake", () => {
     await h.layer.start();
     await waitFor(() => h.received.length === 1, "the stored SMS");
     assert.equal(h.received[0]?.text, "stored before start");
-    assert.equal(modem?.storage().length, 0);
+    await waitFor(() => modem?.storage().length === 0, "the slot deleted after persisting");
   });
 
   it("sweep path: a lost +CMTI is found by the periodic sweep", async (t) => {

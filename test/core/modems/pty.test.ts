@@ -30,6 +30,7 @@ describe("modem layer over a real pty (native serialport binding)", { skip: hasS
     modem.inject({ sender: "79007654321", text: "Код: 1234 😀 ".repeat(12), ref: 300, refBits: 16, order: [2, 1, 3] });
     await waitFor(() => h.received.length === 2, "the multipart SMS");
     assert.equal(h.received[1]?.text, "Код: 1234 😀 ".repeat(12));
-    assert.equal(modem.storage().length, 0);
+    // The slots are deleted right after the parts are on disk, so a moment after the message is announced.
+    await waitFor(() => modem.storage().length === 0, "the SIM's slots deleted after persisting");
   });
 });
