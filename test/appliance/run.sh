@@ -309,6 +309,33 @@ for _ in $(seq 1 60); do
 done
 say "StatusText: ${status:-}"
 
+# Hot-plug: the host adds a third modem through QEMU's monitor once READY is
+# printed; udev must link it and write the rescan trigger, the hub should
+# pick it up.
+for _ in $(seq 1 120); do
+  [[ "$(find /dev/simhive -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" -ge 3 ]] && break
+  sleep 1
+done
+links="$(find /dev/simhive -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+say "after hot-plug: ${links} AT links"
+[[ "${links}" -ge 3 ]] || fail+=("the hot-plugged modem got no /dev/simhive link")
+# The hub deletes the trigger file as soon as it sees it, so ask udev (dry
+# run) what it runs for each linked tty on "add".
+for link in /dev/simhive/*; do
+  tty="$(basename "$(readlink -f "${link}")")"
+  if udevadm test --action=add "/sys/class/tty/${tty}" 2>&1 | grep -q '/run/simhive/rescan'; then
+    say "udev runs the rescan trigger for ${tty} on add"
+  else
+    fail+=("udev has no rescan trigger for ${tty}")
+  fi
+done
+for _ in $(seq 1 60); do
+  status="$(systemctl show -P StatusText simhive.service)"
+  [[ "${status}" == 3/3\ modems\ ready* ]] && break
+  sleep 1
+done
+say "StatusText after hot-plug: ${status:-}"
+
 pid="$(systemctl show -P MainPID simhive.service)"
 if [[ "${pid}" != 0 && -r "/proc/${pid}/status" ]]; then
   say "hub uid/gids: $(awk '/^Uid:/ {print $2}' "/proc/${pid}/status") / $(awk '/^Groups:/ {$1=""; print}' "/proc/${pid}/status") (simhive=$(id -u simhive), dialout=$(getent group dialout | cut -d: -f3))"
@@ -384,9 +411,10 @@ free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.
 
 boot() {
   local p0 p1 console="${work}/console.log" start verdict=""
-  p0="$(free_port)"; p1="$(free_port)"
-  [[ "${p0}" != "${p1}" ]] || p1="$(free_port)"
-  (cd "${repo}" && exec node --import tsx test/appliance/modem-server.ts "${p0}" "${p1}") > "${work}/modems.log" 2>&1 &
+  local p2 monitor="${work}/monitor.sock"
+  p0="$(free_port)"; p1="$(free_port)"; p2="$(free_port)"
+  [[ "${p0}" != "${p1}" && "${p1}" != "${p2}" && "${p0}" != "${p2}" ]] || die "could not find three free ports"
+  (cd "${repo}" && exec node --import tsx test/appliance/modem-server.ts "${p0}" "${p1}" "${p2}") > "${work}/modems.log" 2>&1 &
   modem_pid=$!
   for _ in $(seq 1 100); do grep -q listening "${work}/modems.log" 2>/dev/null && break; sleep 0.1; done
   grep -q listening "${work}/modems.log" || { cat "${work}/modems.log" >&2; die "modem-server did not start"; }
@@ -399,14 +427,23 @@ boot() {
     -device qemu-xhci,id=xhci \
     -chardev socket,id=modem0,host=127.0.0.1,port="${p0}" -device usb-serial,bus=xhci.0,chardev=modem0 \
     -chardev socket,id=modem1,host=127.0.0.1,port="${p1}" -device usb-serial,bus=xhci.0,chardev=modem1 \
-    -nic none -display none -monitor none -serial file:"${console}" -no-reboot \
+    -nic none -display none -monitor unix:"${monitor}",server=on,wait=off -serial file:"${console}" -no-reboot \
     > "${work}/qemu.log" 2>&1 &
   qemu_pid=$!
   start="${SECONDS}"
   local seen_ready=0
   while kill -0 "${qemu_pid}" 2>/dev/null; do
     if [[ "${seen_ready}" == 0 ]] && grep -q 'SIMHIVE-APPLIANCE: READY' "${console}"; then
-      seen_ready=1; log "guest: simhive READY at $((SECONDS - start)) s after qemu start"
+      seen_ready=1; log "guest: simhive READY at $((SECONDS - start)) s after qemu start; hot-plugging a third modem"
+      # shellcheck disable=SC2016 # JavaScript, not shell
+      node -e '
+        const s = require("net").connect(process.argv[1], () => {
+          s.write(`chardev-add socket,id=modem2,host=127.0.0.1,port=${process.argv[2]}\n`);
+          setTimeout(() => s.write("device_add usb-serial,bus=xhci.0,chardev=modem2,id=hotplug\n"), 500);
+          setTimeout(() => s.end(), 1500);
+        });
+        s.on("error", (e) => { console.error("monitor: " + e.message); process.exit(1); });
+      ' "${monitor}" "${p2}" > "${work}/monitor.log" 2>&1 || log "hot-plug through the QEMU monitor failed: $(cat "${work}/monitor.log")"
     fi
     if grep -q 'SIMHIVE-APPLIANCE: VERDICT' "${console}"; then
       verdict="$(grep -a -m1 'SIMHIVE-APPLIANCE: VERDICT' "${console}" | tr -d '\r')"
