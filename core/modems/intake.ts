@@ -90,13 +90,13 @@ export class Intake {
 
   /**
    * Reads a slot announced by +CMTI. Slots announced before the read starts
-   * join it: one slot is read with AT+CMGR, several with one AT+CMGL=4.
+   * (in the same chunk from the port, or while the modem was busy with an
+   * earlier command) join it: one slot is read with AT+CMGR, several with one
+   * AT+CMGL=4. The read does not wait for more: a lone SMS is read at once.
    */
   readSlot(index: number): Promise<void> {
     this.#announced.add(index);
     this.#read ??= this.#serial(async () => {
-      // indications already received in this turn (a concatenated message's parts, a burst) join this read
-      await new Promise((resolve) => setImmediate(resolve));
       this.#read = undefined;
       const slots = [...this.#announced];
       this.#announced.clear();

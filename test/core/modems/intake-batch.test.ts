@@ -39,8 +39,29 @@ async function groupKeys(store: Store): Promise<string[]> {
 
 const LONG = "L".repeat(153) + "M".repeat(40);
 
+/**
+ * Keeps the intake busy with a sweep whose AT+CMGL=4 answer is held back for
+ * 200 ms, and resolves once the modem has executed that listing: whatever is
+ * injected then is announced by +CMTI while the modem is busy.
+ */
+async function busyWithSweep(modem: EmulatedModem, sweep: () => Promise<unknown>): Promise<Promise<unknown>> {
+  modem.slow(200);
+  const listed = new Promise<void>((resolve) => {
+    const onCommand = (line: string) => {
+      if (line !== "AT+CMGL=4") return;
+      modem.off("command", onCommand);
+      resolve();
+    };
+    modem.on("command", onCommand);
+  });
+  const swept = sweep();
+  await listed;
+  modem.slow(0);
+  return swept;
+}
+
 describe("batched intake", () => {
-  it("several +CMTI at once: one AT+CMGL=4, every part in one synced batch, then the slots deleted on one chained line", async (t) => {
+  it("+CMTI received while the modem is busy: one AT+CMGL=4, every part in one synced batch, then the slots deleted on one chained line", async (t) => {
     const h = await startHarness({ emulator: { count: 1 } });
     t.after(() => h.dispose());
     const [modem] = h.modems;
@@ -50,15 +71,17 @@ describe("batched intake", () => {
     modem.on("command", (line: string) => commands.push(line));
     modem.on("deleted", (index: number) => events.push(`deleted ${index}`));
 
-    // a two-part message and a single one arrive together: three +CMTI in one go
+    // a two-part message and a single one arrive while a sweep is in flight: three +CMTI wait for the modem
+    const swept = await busyWithSweep(modem, () => h.layer.sweepAll());
     const slots = [...modem.inject({ sender: "79001230001", text: LONG }), ...modem.inject({ sender: "79001230002", text: "single" })];
     assert.deepEqual(slots, [1, 2, 3]);
+    await swept;
     await waitFor(() => h.received.length === 2 && modem.storage().length === 0, "both messages taken and the slots deleted");
 
     assert.deepEqual(
       commands.filter((line) => /CMG[RLD]/.test(line)),
-      ["AT+CMGL=4", "AT+CMGD=1;+CMGD=2;+CMGD=3"],
-      "one listing instead of three AT+CMGR, one chained deletion",
+      ["AT+CMGL=4", "AT+CMGL=4", "AT+CMGD=1;+CMGD=2;+CMGD=3"],
+      "the sweep's (empty) listing, then one listing instead of three AT+CMGR, one chained deletion",
     );
     const withParts = keys.filter((batch) => batch.some((key) => key.startsWith("put pdu!")));
     assert.equal(withParts.length, 1, "one batch for the three parts");
@@ -101,8 +124,10 @@ describe("batched intake", () => {
     modem.on("command", (line: string) => commands.push(line));
     // the "crash": once the batch is on disk the modem stops answering, so no AT+CMGD runs
     first.bus.on("sms.received", "crash", () => modem.hang());
+    const swept = await busyWithSweep(modem, () => first.layer.sweepAll());
     modem.inject({ sender: "79006660001", text: LONG });
     modem.inject({ sender: "79006660002", text: "persisted, not deleted" });
+    await swept;
     await waitFor(() => first.received.length === 2, "both messages persisted");
     assert.ok(commands.includes("AT+CMGL=4") && !commands.some((line) => line.startsWith("AT+CMGR")), "read by the batched path");
     assert.equal(modem.storage().length, 3, "all three parts still on the SIM");
