@@ -5,7 +5,7 @@
 #   provisioning/build-image.sh --image 2025-xx-xx-raspios-trixie-arm64-lite.img.xz
 #       --deb build/simhive_<version>_arm64.deb [--config simhive.yaml]
 #       [--out DIR] [--grow MB] [--port 8080] [--no-mosquitto] [--no-firewall]
-#       [--work DIR] [--base-url URL]
+#       [--work DIR] [--base-url URL] [--xz-level 0-9]
 #
 # What it does, with progress on stdout:
 #   1. checks tools, free disk space and the image (two partitions: FAT boot,
@@ -43,6 +43,7 @@ mosquitto=1
 firewall=1
 work_parent="${TMPDIR:-/var/tmp}"
 base_url="https://example.invalid/simhive"
+xz_level=6
 
 total_steps=6
 step_no=0
@@ -63,6 +64,7 @@ while [[ $# -gt 0 ]]; do
     --no-firewall) firewall=0; shift ;;
     --work) work_parent="${2:?--work needs a directory}"; shift 2 ;;
     --base-url) base_url="${2:?--base-url needs a URL}"; shift 2 ;;
+    --xz-level) xz_level="${2:?--xz-level needs 0-9}"; shift 2 ;;
     -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -77,6 +79,7 @@ step "checking tools, inputs and disk space"
 [[ -f "${deb}" ]] || die "package ${deb} not found"
 [[ -z "${config}" || -f "${config}" ]] || die "config ${config} not found"
 [[ "${grow_mb}" =~ ^[0-9]+$ ]] || die "--grow must be a number of MB"
+[[ "${xz_level}" =~ ^[0-9]$ ]] || die "--xz-level must be 0..9"
 [[ "${port}" =~ ^[0-9]+$ && "${port}" -gt 0 && "${port}" -lt 65536 ]] || die "--port must be 1..65535"
 missing=()
 for tool in xz sfdisk losetup e2fsck resize2fs mount umount chroot mcopy mdir dpkg-deb sha256sum truncate blkid; do
@@ -263,10 +266,10 @@ mdir -i "${fat}" ::simhive.yaml* >/dev/null || die "writing to the boot partitio
 
 # --- 6. compress, OS list -----------------------------------------------------------------------
 name="simhive-${deb_version}"
-step "compressing ${out}/${name}.img.xz (xz -T0)"
+step "compressing ${out}/${name}.img.xz (xz -T0 -${xz_level})"
 extract_size="$(stat -c %s "${img}")"
 extract_sha256="$(sha256sum "${img}" | cut -d' ' -f1)"
-xz -T0 -6 -v -c "${img}" > "${out}/${name}.img.xz.part"
+xz -T0 "-${xz_level}" -v -c "${img}" > "${out}/${name}.img.xz.part"
 mv "${out}/${name}.img.xz.part" "${out}/${name}.img.xz"
 download_size="$(stat -c %s "${out}/${name}.img.xz")"
 download_sha256="$(sha256sum "${out}/${name}.img.xz" | cut -d' ' -f1)"

@@ -129,7 +129,13 @@ live() { [[ "${root}" == / && -d /run/systemd/system ]]; }
 
 activate() {
   local -a rootarg=()
-  [[ "${root}" != / ]] && rootarg=(--root "${root}")
+  if [[ "${root}" != / ]]; then
+    rootarg=(--root "${root}")
+  fi
+  # A chroot without /proc (dpkg run by an image builder): systemd-tmpfiles
+  # refuses to work there, so its "d" lines are applied by hand.
+  local no_proc=0
+  [[ "${root}" == / && ! -e /proc/self ]] && no_proc=1
   command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found (package systemd)"
   command -v systemd-tmpfiles >/dev/null || die "systemd-tmpfiles not found (package systemd)"
 
@@ -137,7 +143,14 @@ activate() {
   # A bare name: looked up in sysusers.d below the root.
   systemd-sysusers "${rootarg[@]}" simhive.conf
   step "directories (systemd-tmpfiles)"
-  systemd-tmpfiles "${rootarg[@]}" --create simhive.conf
+  if [[ "${no_proc}" == 1 ]]; then
+    local type path mode user group _
+    while read -r type path mode user group _; do
+      [[ "${type}" == d ]] && install -d -m "${mode}" -o "${user}" -g "${group}" "${path}"
+    done < /usr/lib/tmpfiles.d/simhive.conf
+  else
+    systemd-tmpfiles "${rootarg[@]}" --create simhive.conf
+  fi
   if [[ -f "$(dest /etc/simhive/config.yaml)" ]]; then
     # root:simhive 0640: the hub reads it, only root writes it.
     if [[ "${root}" == / ]]; then

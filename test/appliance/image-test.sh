@@ -109,7 +109,7 @@ printf 'hub:\n  id: image-test\nmodems:\n  ports: ["/dev/simhive/*"]\n' > "${wor
 log "build-image.sh"
 start="${SECONDS}"
 if "${repo}/provisioning/build-image.sh" --image "${img}.xz" --deb "${deb}" --config "${work}/simhive.yaml" \
-  --out "${work}/out" --work "${work}" --grow 512 --base-url https://hub.example/images | tee "${work}/build.log"; then
+  --out "${work}/out" --work "${work}" --grow 512 --xz-level 1 --base-url https://hub.example/images | tee "${work}/build.log"; then
   ok "build-image.sh ($((SECONDS - start)) s)"
 else
   bad "build-image.sh"
