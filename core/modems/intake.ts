@@ -93,30 +93,57 @@ export class Intake {
    * (in the same chunk from the port, or while the modem was busy with an
    * earlier command) join it: one slot is read with AT+CMGR, several with one
    * AT+CMGL=4. The read does not wait for more: a lone SMS is read at once.
+   * Slots announced while it was being read (typically the next part of a
+   * concatenated message) are read right after it, and all go to disk in one
+   * batch.
    */
   readSlot(index: number): Promise<void> {
     this.#announced.add(index);
     this.#read ??= this.#serial(async () => {
-      this.#read = undefined;
-      const slots = [...this.#announced];
-      this.#announced.clear();
+      this.#read = undefined; // from here on, a new +CMTI queues the next read
+      const slots = this.#takeAnnounced();
       const at = this.#port();
       if (!at || slots.length === 0) return; // a sweep after the reconnect finds them
+      let listed: ListedSlot[];
       try {
-        let listed: ListedSlot[];
-        if (slots.length === 1) {
-          const index = slots[0] as number;
-          const read = parseCmgr(await at.command(`AT+CMGR=${index}`, { timeoutMs: this.#options.timeoutMs }));
-          listed = read ? [{ index, pdu: read.pdu }] : []; // empty: already taken by a sweep
-        } else {
-          listed = parseCmgl(await at.command("AT+CMGL=4", { timeoutMs: this.#listTimeoutMs }));
-        }
-        await this.#take(at, listed);
+        listed = await this.#readSlots(at, slots);
       } catch (error) {
         this.#failed(error, slots);
+        return;
+      }
+      const more = this.#takeAnnounced();
+      if (more.length > 0) {
+        try {
+          const bySlot = new Map(listed.map((slot) => [slot.index, slot]));
+          for (const slot of await this.#readSlots(at, more)) bySlot.set(slot.index, slot);
+          listed = [...bySlot.values()];
+        } catch (error) {
+          this.#failed(error, more); // what was read first is still taken; the sweep finds the rest
+        }
+      }
+      try {
+        await this.#take(at, listed);
+      } catch (error) {
+        this.#failed(error, listed.map((slot) => slot.index));
       }
     });
     return this.#read;
+  }
+
+  #takeAnnounced(): number[] {
+    const slots = [...this.#announced];
+    this.#announced.clear();
+    return slots;
+  }
+
+  /** One slot with AT+CMGR (empty: already taken by a sweep), several with one AT+CMGL=4. */
+  async #readSlots(at: AtPort, slots: readonly number[]): Promise<ListedSlot[]> {
+    if (slots.length === 1) {
+      const index = slots[0] as number;
+      const read = parseCmgr(await at.command(`AT+CMGR=${index}`, { timeoutMs: this.#options.timeoutMs }));
+      return read ? [{ index, pdu: read.pdu }] : [];
+    }
+    return parseCmgl(await at.command("AT+CMGL=4", { timeoutMs: this.#listTimeoutMs }));
   }
 
   get #listTimeoutMs(): number {

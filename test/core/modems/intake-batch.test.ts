@@ -95,6 +95,29 @@ describe("batched intake", () => {
     assert.equal(h.received.find((m) => m.text === LONG)?.parts, 2);
   });
 
+  it("a +CMTI that arrives while a lone slot is read is read right after it: both parts of a message in one batch", async (t) => {
+    const h = await startHarness({ emulator: { count: 1 } });
+    t.after(() => h.dispose());
+    const [modem] = h.modems;
+    assert.ok(modem);
+    const { keys } = recordBatches(h.store);
+    const commands: string[] = [];
+    modem.on("command", (line: string) => commands.push(line));
+    // replies held back 100 ms: the second part's +CMTI arrives while AT+CMGR=1 is in flight
+    modem.slow(100);
+    assert.deepEqual(modem.inject({ sender: "79001230004", text: LONG }), [1, 2]);
+    await waitFor(() => h.received.length === 1 && modem.storage().length === 0, "the message taken and both slots deleted");
+    modem.slow(0);
+    assert.deepEqual(
+      commands.filter((line) => /CMG[RLD]/.test(line)),
+      ["AT+CMGR=1", "AT+CMGR=2", "AT+CMGD=1;+CMGD=2"],
+    );
+    const withParts = keys.filter((batch) => batch.some((key) => key.startsWith("put pdu!")));
+    assert.equal(withParts.length, 1, "both parts and the message in one batch");
+    assert.ok(!keys.flat().some((key) => key.includes("group!")), "the first part never waited on disk");
+    assert.equal(h.received[0]?.text, LONG);
+  });
+
   it("a full SIM found at start: one listing larger than the port's read buffer, one batch, every slot deleted", async (t) => {
     const h = await startHarness({ emulator: { count: 1, storageSize: 30 } }, { start: false });
     t.after(() => h.dispose());
