@@ -217,7 +217,7 @@ export class Hub {
     this.log.level = after.log.level;
     await this.#server?.reloadTls().catch((error: unknown) => this.log.error({ err: error }, "TLS reload failed; keeping the old certificate"));
     await this.modems.rescan().catch((error: unknown) => this.log.error({ err: error }, "modem re-scan failed"));
-    this.#loaded = { ...next, config: { ...after, plugins: after.plugins } };
+    this.#loaded = next;
     this.bus.emit("config.reloaded", { changedSections: changed });
     if (restartNeeded.length) this.log.warn({ sections: restartNeeded }, "config changed where a restart is needed to apply it");
     this.log.info({ changed }, "config reloaded");
