@@ -2,10 +2,13 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { listActivations, listSms } from "./activations/report.ts";
 import type { HubConfig } from "./config/load.ts";
-import { SimhiveError } from "./errors.ts";
+import { EventBus } from "./bus.ts";
+import { isSimhiveError, SimhiveError } from "./errors.ts";
 import { readAdminToken } from "./http/admin.ts";
 import { silentLogger } from "./log.ts";
+import { createModemLayer } from "./modems/index.ts";
 import { Store } from "./store/store.ts";
+import type { ModemInfo } from "./types.ts";
 
 /** GET an /admin path of the running hub; undefined when no hub answers. */
 async function adminGet(config: HubConfig, path: string): Promise<{ status: number; body: string } | undefined> {
@@ -56,10 +59,31 @@ export async function report(config: HubConfig, what: "activations" | "sms", opt
   }
 }
 
-export async function modemsOfRunningHub(config: HubConfig): Promise<unknown[]> {
+/**
+ * The running hub's modems; when no hub runs, the ports are probed here with
+ * the hub's own modem layer (what it finds is kept in the store as the hub
+ * would: SMS read from the SIMs are persisted before they are deleted, and
+ * routed when the hub starts).
+ */
+export async function modems(config: HubConfig): Promise<{ modems: ModemInfo[]; probed: boolean }> {
   const answer = await adminGet(config, "/admin/modems");
-  if (!answer) {
-    throw new SimhiveError("SIMHIVE_ERR_ADMIN", `no hub answers on port ${config.http.port}: start it first (systemctl start simhive), then run simhive modems again`);
+  if (answer) return { modems: JSON.parse(expectOk(answer)) as ModemInfo[], probed: false };
+  let store: Store;
+  try {
+    store = await Store.open(config.hub.dataDir, silentLogger());
+  } catch (error) {
+    if (isSimhiveError(error, "SIMHIVE_ERR_STORE_LOCKED")) {
+      throw new SimhiveError("SIMHIVE_ERR_ADMIN", `a hub holds ${config.hub.dataDir} but does not answer on port ${config.http.port}; check journalctl -u simhive`);
+    }
+    throw error;
   }
-  return JSON.parse(expectOk(answer)) as unknown[];
+  const log = silentLogger();
+  const layer = createModemLayer(config.modems, { log, bus: new EventBus(log), store });
+  try {
+    await layer.start();
+    return { modems: layer.list(), probed: true };
+  } finally {
+    await layer.stop();
+    await store.close();
+  }
 }

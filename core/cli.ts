@@ -4,7 +4,6 @@ import { describeError, isSimhiveError } from "./errors.ts";
 import { formatModemTable } from "./modems/table.ts";
 import { createLogger } from "./log.ts";
 import { SystemdNotifier } from "./notify.ts";
-import type { ModemInfo } from "./types.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `simhive ${VERSION}: an SMS hub for USB GSM modems
@@ -14,7 +13,7 @@ usage: simhive <command> [--config FILE]
 commands:
   start         run the hub (config: --config, then $SIMHIVE_CONFIG, then /etc/simhive/config.yaml)
   check         validate the config file and exit (non-zero on errors); touches no hardware
-  modems        table of modems of the running hub: port, identity, state, signal, number
+  modems        table of modems: port, identity, state, signal, number (from the running hub, else probed directly)
   demo          the whole flow on emulated modems with a partner stub   [--modems N] [--port P] [--exit]
   activations   recent activations of the running hub   [--limit N]
   sms           recent messages of the running hub      [--limit N] [--show-text]
@@ -154,8 +153,9 @@ export async function main(argv: string[]): Promise<Exit> {
       return (await import("./demo.ts")).runDemo({ modems: Math.max(1, Number(values.modems ?? 4) || 4), port: Number(values.port ?? 0) || 0, exit: values.exit === true });
     case "modems":
       return withConfig(values.config, async (config) => {
-        const { modemsOfRunningHub } = await import("./cli-admin.ts");
-        return formatModemTable((await modemsOfRunningHub(config)) as ModemInfo[]).trimEnd();
+        const found = await (await import("./cli-admin.ts")).modems(config);
+        const table = formatModemTable(found.modems).trimEnd();
+        return found.probed ? `${table}\n(no hub is running: the ports were probed directly)` : table;
       });
     case "activations":
     case "sms": {

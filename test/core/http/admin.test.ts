@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { stat, writeFile } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { adminTokenPath, readAdminToken } from "../../../core/http/admin.ts";
-import { startTestHub, type TestHub } from "../../helpers/hub.ts";
+import { makeTempDir, startTestHub, type TestHub } from "../../helpers/hub.ts";
 
 const run = promisify(execFile);
 const ROOT = new URL("../../../", import.meta.url).pathname;
@@ -46,6 +46,18 @@ describe("admin endpoints", () => {
     assert.match((await cli("modems")).stdout, /^no modems found/);
     await hub.stop();
     assert.equal((await cli("activations")).stdout.trim(), "no activations");
-    await assert.rejects(cli("modems"), (error: { code: number; stderr: string }) => error.code === 1 && /no hub answers/.test(error.stderr));
+    assert.match((await cli("modems")).stdout, /^no modems found[\s\S]*\(no hub is running: the ports were probed directly\)/);
+  });
+
+  it("`simhive modems` with no hub running probes the ports itself", async () => {
+    const dir = await makeTempDir();
+    const config = join(dir, "probe.yaml");
+    await writeFile(config, `hub: { dataDir: ${dir} }\nhttp: { host: 127.0.0.1, port: 1 }\nmodems: { ports: [], emulator: { count: 2 } }\n`);
+    const { stdout } = await run(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "modems", "--config", config], { cwd: ROOT });
+    const rows = stdout.split("\n").filter((line) => /^usb-\S+ .* ready /.test(line));
+    assert.equal(rows.length, 2, stdout);
+    assert.match(stdout, /\+79000000001/);
+    assert.match(stdout, /probed directly/);
+    await rm(dir, { recursive: true, force: true });
   });
 });
