@@ -64,7 +64,47 @@ async function start(configArg: string | undefined): Promise<Exit> {
   });
   // Loaded here, not at the top: `check` and `version` need none of the hub's modules.
   const { Hub } = await import("./hub.ts");
-  let hub: Awaited<ReturnType<typeof Hub.start>>;
+  // Signals are handled from before the hub starts: systemd may send SIGTERM
+  // right after READY=1, which the hub sends before Hub.start returns. A stop
+  // asked for while starting runs as soon as the start is over.
+  let hub: Awaited<ReturnType<typeof Hub.start>> | undefined;
+  let requested: string | undefined;
+  let finish: (code: Exit) => void = () => {};
+  const finished = new Promise<Exit>((resolve) => {
+    finish = resolve;
+  });
+  const limitMs = loaded.config.hub.shutdownTimeoutSeconds * 1000;
+  let force: NodeJS.Timeout | undefined;
+  const stopHub = (running: NonNullable<typeof hub>) =>
+    running.stop(limitMs - 500).then(() => {
+      clearTimeout(force);
+      log.flush();
+      finish(0);
+    });
+  const shutdown = (signal: string) => {
+    if (requested) {
+      log.warn({ signal }, "second signal; exiting now");
+      log.flush();
+      process.exit(1);
+    }
+    requested = signal;
+    log.info({ signal }, hub ? "stopping" : "stop requested while starting");
+    // Bounded from the first signal, whether the hub was running or still starting.
+    force = setTimeout(() => {
+      log.error({ limitMs }, "stop took too long; exiting anyway");
+      log.flush();
+      process.exit(1);
+    }, limitMs);
+    force.unref();
+    if (hub) void stopHub(hub); // else the start below sees `requested`
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGHUP", () => {
+    if (!hub) return log.warn("SIGHUP while starting: ignored");
+    log.info("SIGHUP: reloading config");
+    void hub.reload();
+  });
   try {
     hub = await Hub.start({ loaded, log, notifier });
   } catch (error) {
@@ -74,35 +114,8 @@ async function start(configArg: string | undefined): Promise<Exit> {
     log.flush();
     return 1;
   }
-  return new Promise<Exit>((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal; exiting now");
-        process.exit(1);
-      }
-      stopping = true;
-      const limitMs = loaded.config.hub.shutdownTimeoutSeconds * 1000;
-      log.info({ signal }, "stopping");
-      const force = setTimeout(() => {
-        log.error({ limitMs }, "stop took too long; exiting anyway");
-        log.flush();
-        process.exit(1);
-      }, limitMs);
-      force.unref();
-      hub.stop(limitMs - 500).then(() => {
-        clearTimeout(force);
-        log.flush();
-        resolve(0);
-      });
-    };
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGHUP", () => {
-      log.info("SIGHUP: reloading config");
-      void hub.reload();
-    });
-  });
+  if (requested) void stopHub(hub);
+  return finished;
 }
 
 async function withConfig(configArg: string | undefined, run: (config: HubConfig) => Promise<string>): Promise<Exit> {

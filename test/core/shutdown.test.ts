@@ -57,6 +57,33 @@ describe("shutdown", () => {
     }
   });
 
+  it("SIGTERM while the hub is still starting: it stops once the start is over and exits 0", async () => {
+    const dir = await makeTempDir();
+    const config = join(dir, "config.yaml");
+    await writeFile(
+      config,
+      [
+        `hub: { dataDir: ${join(dir, "data")}, pluginDirs: [${join(ROOT, "test/fixtures/plugins")}] }`,
+        "http: { host: 127.0.0.1, port: 0 }",
+        "modems: { ports: [] }",
+        "plugins:",
+        "  slow-start: { enabled: true, ms: 1500 }",
+      ].join("\n"),
+    );
+    const hub = spawnHub(config);
+    try {
+      await hub.port(); // listening: plugins are starting now
+      assert.doesNotMatch(hub.output(), /"msg":"hub started"/);
+      hub.child.kill("SIGTERM");
+      assert.equal(await hub.exited, 0, hub.output());
+      assert.match(hub.output(), /"msg":"stop requested while starting"/);
+      assert.match(hub.output(), /"msg":"hub stopped"/);
+    } finally {
+      hub.child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("under systemd (NOTIFY_SOCKET set) sends READY=1 with a STATUS line once serving, WATCHDOG=1, and STOPPING=1", async () => {
     const { dir, calls, config } = await notifyRig();
     const { child, exited } = spawnHub(config, { ...process.env, PATH: `${dir}:${process.env.PATH}`, NOTIFY_SOCKET: "/run/systemd/notify", WATCHDOG_USEC: "1000000" });
