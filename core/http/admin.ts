@@ -1,8 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Router from "@koa/router";
 import { listActivations, listSms } from "../activations/report.ts";
+import { bearerToken, sameSecret } from "../secrets.ts";
 import type { Store } from "../store/store.ts";
 import type { ModemsView } from "../types.ts";
 
@@ -22,13 +23,6 @@ export async function readAdminToken(dataDir: string): Promise<string> {
   return (await readFile(adminTokenPath(dataDir), "utf8")).trim();
 }
 
-/** Constant-time comparison of two secrets of any length (digests compared, not the strings). */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b) && given.length === expected.length;
-}
-
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
 /**
@@ -41,8 +35,7 @@ export function createAdminRouter(deps: { token: string; modems: ModemsView; sto
   const router = new Router({ prefix: "/admin" });
   router.use(async (ctx, next) => {
     const remote = ctx.req.socket.remoteAddress ?? "";
-    const bearer = /^Bearer (.+)$/.exec(ctx.get("authorization"))?.[1] ?? "";
-    if (!LOOPBACK.test(remote) || ctx.get("x-forwarded-for") || !sameSecret(bearer, deps.token)) {
+    if (!LOOPBACK.test(remote) || ctx.get("x-forwarded-for") || !sameSecret(bearerToken(ctx.get("authorization")), deps.token)) {
       ctx.throw(403, "admin endpoints answer local, authenticated requests only");
     }
     await next();

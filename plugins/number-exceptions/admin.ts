@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken, sameSecret } from "../../core/secrets.ts";
 import { bodyParser } from "@koa/bodyparser";
 import type Router from "@koa/router";
 import type { Context, Next } from "koa";
@@ -20,16 +20,9 @@ export function isLoopback(ip: string): boolean {
   return address === "::1" || address.startsWith("127.");
 }
 
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value, "utf8").digest();
-}
-
-/** Constant-time comparison of the presented bearer token (hashing first makes the lengths equal). */
+/** Constant-time comparison of the presented bearer token (core/secrets.ts). */
 export function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  const presented = match?.[1] ?? "";
-  const equal = timingSafeEqual(digest(presented), digest(token));
-  return equal && presented.length > 0;
+  return sameSecret(bearerToken(header), token);
 }
 
 /**

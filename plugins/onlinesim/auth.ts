@@ -1,23 +1,15 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken, sameSecret } from "../../core/secrets.ts";
 import { BlockList, isIP } from "node:net";
 
-/**
- * The key comparison: both sides hashed first, so the comparison is over
- * equal-length digests and takes the same time whatever the key's length or
- * content.
- */
-export function keyMatches(given: string | undefined, expected: string): boolean {
-  const a = createHash("sha256").update(given ?? "").digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b) && given !== undefined;
-}
+/** The key comparison, in constant time (core/secrets.ts). */
+export const keyMatches = sameSecret;
 
 /** The key from the body `key`, `Authorization: Bearer`, or the `apikey` / `key` query parameter. */
 export function presentedKey(body: Record<string, unknown>, query: Record<string, unknown>, authorization: string | undefined): string | undefined {
   const fromBody = body.key;
   if (typeof fromBody === "string" && fromBody.length > 0) return fromBody;
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-  if (bearer?.[1]) return bearer[1];
+  const bearer = bearerToken(authorization);
+  if (bearer) return bearer;
   for (const name of ["apikey", "key"]) {
     const value = query[name];
     if (typeof value === "string" && value.length > 0) return value;
