@@ -39,3 +39,22 @@ export function gaugeFrom(registry: Registry, name: string, help: string, read: 
     },
   });
 }
+
+/** A metric registered once per registry (a plugin restarted in the same process reuses it). */
+export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+export function gauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  collect?: (this: Gauge<L>) => void,
+): Gauge<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<L>;
+  return new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+}

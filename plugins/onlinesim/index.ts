@@ -1,5 +1,5 @@
 import type { Context } from "koa";
-import { counter, gauge } from "../../core/activations/metrics.ts";
+import { counter, gauge } from "../../core/metrics.ts";
 import type { OutboxHandle } from "../../core/activations/types.ts";
 import type { PluginContext, PluginDefinition, PluginInstance } from "../../core/plugins.ts";
 import { actionFromPath, createHandler, MARKETPLACE, type ApiState } from "./api.ts";
