@@ -12,7 +12,8 @@
  *
  * Messages: hub → worker `{ t: "call", id, method, ... }` (answered by
  * `{ t: "result", id, value | error }`) and `{ t: "write", path, data }`;
- * worker → hub `{ t: "data", path, data }` and `{ t: "disconnect", path, message }`.
+ * worker → hub `{ t: "data", chunks: [path, bytes][] }` (what the modems sent
+ * during one worker turn) and `{ t: "disconnect", path, message }`.
  */
 import { Worker } from "node:worker_threads";
 import type {
@@ -242,6 +243,11 @@ export class RemoteEmulator {
     return this.call({ method: "inject", path, options }) as Promise<number[]>;
   }
 
+  /** Injects several SMS with one message to the worker (a burst arriving at one instant); resolves with each one's slots. */
+  injectMany(items: { path: string; options: InjectOptions }[]): Promise<number[][]> {
+    return this.call({ method: "injectMany", items }) as Promise<number[][]>;
+  }
+
   /** hang / unhang / unplug / replug the modem at `path`. */
   async control(path: string, action: ModemControl): Promise<void> {
     await this.call({ method: "control", path, action });
@@ -292,7 +298,7 @@ export class RemoteEmulator {
   private onMessage(message: WorkerMessage): void {
     switch (message.t) {
       case "data":
-        this.ports.get(message.path)?.deliver(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        for (const [path, data] of message.chunks) this.ports.get(path)?.deliver(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         return;
       case "disconnect": {
         const port = this.ports.get(message.path);

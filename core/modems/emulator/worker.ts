@@ -19,6 +19,7 @@ export type WorkerRequest =
   | { t: "call"; id: number; method: "open"; path: string }
   | { t: "call"; id: number; method: "close"; path: string }
   | { t: "call"; id: number; method: "inject"; path: string; options: InjectOptions }
+  | { t: "call"; id: number; method: "injectMany"; items: { path: string; options: InjectOptions }[] }
   | { t: "call"; id: number; method: "control"; path: string; action: ModemControl }
   | { t: "call"; id: number; method: "stats" }
   | { t: "write"; path: string; data: Uint8Array };
@@ -30,7 +31,8 @@ export type ModemControl = "hang" | "unhang" | "unplug" | "replug";
 export type WorkerMessage =
   | { t: "ready"; paths: string[] }
   | { t: "result"; id: number; value?: unknown; error?: { message: string; code?: string; errno?: number } }
-  | { t: "data"; path: string; data: Uint8Array }
+  /** Bytes the modems sent during one turn of the worker, one entry per port. */
+  | { t: "data"; chunks: [path: string, data: Uint8Array][] }
   | { t: "disconnect"; path: string; message: string; code?: string };
 
 /** Totals over the worker's modems (the bench's counters). */
@@ -57,14 +59,19 @@ function fail(message: string, code: string, errno: number): Error {
 /** Serves `registry` over `port`; exported for tests, the worker entry below calls it. */
 export function serveModems(port: MessagePort, registry: ModemRegistry): void {
   const links = new Map<string, ModemLink>();
-  /** Bytes a modem sent during this turn, flushed as one message per port. */
+  /**
+   * Bytes the modems sent, flushed once the worker's pending messages are
+   * handled (setImmediate): one message for all ports, so the hub reads what
+   * a burst produced in one turn, as with modems that answer in parallel.
+   */
   const outgoing = new Map<string, Uint8Array[]>();
   let flushQueued = false;
   let injectMs = 0;
   let injected = 0;
 
   const flush = () => {
-    flushQueued = false;
+    const message: WorkerMessage = { t: "data", chunks: [] };
+    const transfer: ArrayBuffer[] = [];
     for (const [path, chunks] of outgoing) {
       // an own ArrayBuffer, transferred: a pooled Buffer would clone its whole 8 KiB pool
       const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -73,9 +80,11 @@ export function serveModems(port: MessagePort, registry: ModemRegistry): void {
         data.set(chunk, offset);
         offset += chunk.length;
       }
-      port.postMessage({ t: "data", path, data } satisfies WorkerMessage, [data.buffer]);
+      message.chunks.push([path, data]);
+      transfer.push(data.buffer);
     }
     outgoing.clear();
+    if (message.chunks.length > 0) port.postMessage(message, transfer);
   };
 
   const modemAt = (path: string): EmulatedModem => {
@@ -95,7 +104,10 @@ export function serveModems(port: MessagePort, registry: ModemRegistry): void {
         else outgoing.set(path, [chunk]);
         if (!flushQueued) {
           flushQueued = true;
-          queueMicrotask(flush);
+          setImmediate(() => {
+            flushQueued = false;
+            flush();
+          });
         }
       },
       disconnect: (error) => {
@@ -106,6 +118,22 @@ export function serveModems(port: MessagePort, registry: ModemRegistry): void {
     };
     modem.attach(link);
     links.set(path, link);
+  };
+
+  const inject = (path: string, options: InjectOptions): number[] => {
+    const modem = modemAt(path);
+    const from = performance.now();
+    const slots = modem.inject(options);
+    injectMs += performance.now() - from;
+    injected++;
+    return slots;
+  };
+
+  /** A burst arriving at one instant; its +CMTIs leave together right after. */
+  const injectMany = (items: { path: string; options: InjectOptions }[]): number[][] => {
+    const slots = items.map(({ path, options }) => inject(path, options));
+    flush();
+    return slots;
   };
 
   const close = (path: string) => {
@@ -123,14 +151,10 @@ export function serveModems(port: MessagePort, registry: ModemRegistry): void {
         return open(request.path);
       case "close":
         return close(request.path);
-      case "inject": {
-        const modem = modemAt(request.path);
-        const from = performance.now();
-        const slots = modem.inject(request.options);
-        injectMs += performance.now() - from;
-        injected++;
-        return slots;
-      }
+      case "inject":
+        return inject(request.path, request.options);
+      case "injectMany":
+        return injectMany(request.items);
       case "control":
         modemAt(request.path)[request.action]();
         return undefined;
@@ -151,11 +175,16 @@ export function serveModems(port: MessagePort, registry: ModemRegistry): void {
       if (links.has(request.path)) registry.get(request.path)?.receive(Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength));
       return;
     }
-    try {
-      port.postMessage({ t: "result", id: request.id, value: call(request) } satisfies WorkerMessage);
-    } catch (error) {
+    const failed = (error: unknown) => {
       const { message, code, errno } = error as Error & { code?: string; errno?: number };
       port.postMessage({ t: "result", id: request.id, error: { message, ...(code === undefined ? {} : { code }), ...(errno === undefined ? {} : { errno }) } } satisfies WorkerMessage);
+    };
+    try {
+      const value = call(request);
+      if (value instanceof Promise) value.then((resolved: unknown) => port.postMessage({ t: "result", id: request.id, value: resolved } satisfies WorkerMessage), failed);
+      else port.postMessage({ t: "result", id: request.id, value } satisfies WorkerMessage);
+    } catch (error) {
+      failed(error);
     }
   });
 }
