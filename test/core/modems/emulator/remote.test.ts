@@ -40,6 +40,12 @@ describe("worker-hosted emulated modems", () => {
     const stats = await emulator.stats();
     assert.equal(stats.injected, 2);
     assert.ok(stats.commands > 0);
+
+    // a burst in one message to the worker
+    const slots = await emulator.injectMany(ids.map((id) => ({ path: id.path, options: { sender: "79005556677", text: `burst for ${id.iccid}` } })));
+    assert.equal(slots.length, 2);
+    await waitFor(() => h.received.length === 4, "the burst persisted");
+    for (const id of ids) assert.ok(h.received.some((message) => message.iccid === id.iccid && message.text === `burst for ${id.iccid}`));
   });
 
   it("open fails like a missing device for an unknown or unplugged path, and an unplug disconnects an open port", async (t) => {
