@@ -103,15 +103,18 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Serves the running plugins' routers with a real Koa app on port 0. */
-export async function serveRouters(host: PluginHost, options: { proxy?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Serves the running plugins' routers with a real Koa app on port 0, on
+ * 127.0.0.1 unless `host` says otherwise; `url` always names 127.0.0.1.
+ */
+export async function serveRouters(host: PluginHost, options: { proxy?: boolean; host?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
   const app = new Koa();
   app.proxy = options.proxy ?? false;
   for (const router of host.routers()) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  const server = app.listen(0, "127.0.0.1");
+  const server = app.listen(0, options.host ?? "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   return {
