@@ -72,7 +72,8 @@ describe("number-exceptions admin endpoint over HTTP", () => {
     const local = await serve({ adminToken: TOKEN }, { proxy: true, host: "0.0.0.0" });
     const loopbackUrl = local.url;
     assert.equal((await call(loopbackUrl, "GET", auth)).status, 200, "a loopback socket without proxy headers");
-    for (const header of [{ "x-forwarded-for": "127.0.0.1" }, { "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=127.0.0.1" }]) {
+    const proxied: Record<string, string>[] = [{ "x-forwarded-for": "127.0.0.1" }, { "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=127.0.0.1" }, { "x-real-ip": "127.0.0.1" }];
+    for (const header of proxied) {
       assert.equal((await call(loopbackUrl, "GET", { ...auth, ...header })).status, 403, `a request through a proxy (${JSON.stringify(header)}) is not local`);
     }
     const remote = await serve({ adminToken: TOKEN, adminAllowRemote: true }, { proxy: true, host: "0.0.0.0" });
