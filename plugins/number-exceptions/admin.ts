@@ -3,7 +3,7 @@ import { bodyParser } from "@koa/bodyparser";
 import type Router from "@koa/router";
 import type { Context, Next } from "koa";
 import type { MaskLists } from "./config.ts";
-import { maskListsProblems } from "./config.ts";
+import { maskLists, maskListsProblems } from "./config.ts";
 
 export interface AdminState {
   /** Current token; the endpoint answers 404 without one. */
@@ -95,7 +95,7 @@ export function mountAdmin(router: Router, state: AdminState): void {
       return;
     }
     const { masks, serviceMasks } = body as { masks: string[]; serviceMasks?: Record<string, string[]> };
-    await state.replace({ masks: [...masks], serviceMasks: { ...(serviceMasks ?? {}) } });
+    await state.replace(maskLists({ masks, ...(serviceMasks ? { serviceMasks } : {}) }));
     show(ctx);
   });
 }
