@@ -65,7 +65,8 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("vk")), FORWARD, "the shipped sender still counts");
     assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("tg")), drop("other-service:ds"));
     assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("ds")), FORWARD);
-    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш билет 123456 выиграл"), activation("ds")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш билет выиграл главный приз"), activation("ds")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш код участника 123456"), activation("ds")), FORWARD, "a spam text with a code from a non-operator sender is forwarded");
     assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "x"), activation("ds")), drop("spam"), "the shipped spam still counts");
   });
 
@@ -78,12 +79,32 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(hooks.smsFilter.decide(sms("AdSender", "1234"), activation("tg")), drop("spam"));
   });
 
-  it("otAllows lets an ot activation receive a named service; unmatched policies forward or drop", async () => {
-    const allows = await start({ otAllows: ["google", "ub"] });
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456 is your Google verification code."), activation("ot")), FORWARD);
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Uber", "Your Uber code: 4821"), activation("ot")), FORWARD);
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("VK", "VK: 1"), activation("ot")), drop("other-service:vk"));
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("vk")), drop("other-service:go"), "only ot is widened");
+  it("ot receives known services by default; otRefuses (codes, names or \"*\") keeps them from it; unmatched policies forward or drop", async () => {
+    const byDefault = await start({});
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("ot")), FORWARD, "issue 5: ot accepts everything that is not spam");
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("+79161234567", "Telegram code 70315"), activation("ot")), FORWARD);
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("MegaFon", "Баланс: 10 р."), activation("ot")), drop("spam"));
+
+    const refuses = await start({ otRefuses: ["vk", "Telegram"] });
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("ot")), drop("other-service:vk"));
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("+79161234567", "Telegram code 70315"), activation("ot")), drop("other-service:tg"), "a name is its code");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456 is your Google verification code."), activation("ot")), FORWARD, "not listed: received");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("other")), FORWARD, "other is ot");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("VK", "VK: 1"), activation("other")), drop("other-service:vk"));
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("vk")), drop("other-service:go"), "named services are unaffected");
+
+    const all = await start({ otRefuses: ["*"] });
+    for (const [sender, text, code] of [["Google", "G-123456", "go"], ["Uber", "Your Uber code: 4821", "ub"], ["+79161234567", "Код для входа в Одноклассниках: 381920", "ok"]] as const) {
+      assert.deepEqual(all.hooks.smsFilter.decide(sms(sender, text), activation("ot")), drop(`other-service:${code}`), `"*" refuses ${code}`);
+    }
+    assert.deepEqual(all.hooks.smsFilter.decide(sms("Lamoda", "Код для входа в Lamoda: 8842"), activation("ot")), FORWARD, "an unknown service still reaches ot");
+
+    const unknown = await start({ otRefuses: ["vk", "vkk"] });
+    assert.equal(unknown.host.status("sms-filter"), "failed");
+    assert.match(unknown.host.list()[0]?.error ?? "", /plugins\.sms-filter\.otRefuses\[1\]: "vkk" is not a service in the rules/);
+    const legacy = await start({ otAllows: ["go"] });
+    assert.equal(legacy.host.status("sms-filter"), "failed", "the old otAllows key is refused, not ignored");
+    assert.match(legacy.host.list()[0]?.error ?? "", /plugins\.sms-filter\.otAllows: replaced by otRefuses/);
 
     const forwardAll = await start({ unmatched: "forward" });
     assert.deepEqual(forwardAll.hooks.smsFilter.decide(sms("+79161234567", "Привет"), activation("vk")), FORWARD);
@@ -113,6 +134,9 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.equal(section.unmatched, "forward-if-code");
     assert.equal(validate({ mode: "sometimes", rules: { vk: { texts: ["(x"] } } }), false);
     assert.deepEqual(validate.errors?.map((e) => e.instancePath).sort(), ["/mode", "/rules/vk/texts/0"]);
+    assert.equal(validate({ otRefuses: ["*", "vk", "Telegram"] }), true);
+    assert.equal(validate({ otRefuses: ["**"] }), false);
+    assert.equal(validate({ otAllows: ["vk"] }), false, "the replaced key is unknown to the schema");
   });
 
   it("a rulesFile replaces the shipped rules; its errors name the file and the path inside", async () => {
