@@ -14,7 +14,7 @@ import { Registry } from "prom-client";
 import type { ActivationsApi, NumberRequest } from "../../../core/activations/types.ts";
 import { EventBus } from "../../../core/bus.ts";
 import { createHooks, type Hooks } from "../../../core/hooks.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { PluginHost, type PluginDefinition } from "../../../core/plugins.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { ModemsView, NumberInfo, NumbersView } from "../../../core/types.ts";
@@ -62,9 +62,9 @@ export interface Running {
 export async function startPlugin(
   definition: PluginDefinition,
   section: Record<string, unknown>,
-  options: { dataDir?: string; numbers?: NumberInfo[] } = {},
+  options: { dataDir?: string; numbers?: NumberInfo[]; log?: Logger } = {},
 ): Promise<Running> {
-  const log = silentLogger();
+  const log = options.log ?? silentLogger();
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "simhive-plugin-")));
   const store = await Store.open(dataDir, log);
   const hooks = createHooks(log);

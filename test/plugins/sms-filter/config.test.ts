@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { constants } from "node:fs";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -8,6 +10,7 @@ import addFormats from "ajv-formats";
 import smsFilter from "../../../plugins/sms-filter/index.ts";
 import { configSchema, validateConfig } from "../../../plugins/sms-filter/config.ts";
 import type { SmsDecision } from "../../../core/hooks.ts";
+import { capturingLogger } from "../../helpers/hub.ts";
 import { removeDir, startPlugin, type Running } from "../number-exceptions/plugin-host.ts";
 import { activation, decisionCounts, sms } from "./helpers.ts";
 
@@ -17,8 +20,8 @@ const drop = (reason: string): SmsDecision => ({ action: "drop", reason });
 describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
   const running: Running[] = [];
   const dirs: string[] = [];
-  const start = async (section: Record<string, unknown>): Promise<Running> => {
-    const plugin = await startPlugin(smsFilter, section);
+  const start = async (section: Record<string, unknown>, options: Parameters<typeof startPlugin>[2] = {}): Promise<Running> => {
+    const plugin = await startPlugin(smsFilter, section, options);
     running.push(plugin);
     return plugin;
   };
@@ -183,7 +186,52 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(other.hooks.smsFilter.decide(sms("ZZ", "1"), activation("tg")), drop("other-service:zz"));
     assert.deepEqual(other.hooks.smsFilter.decide(sms("XY", "1234"), activation("tg")), FORWARD);
   });
+
+  it("a rules-file re-read that a newer reload overtook does not overwrite the newer rules", async () => {
+    // The first SIGHUP's re-read is held on a FIFO until the test writes it; a
+    // second reload runs to completion meanwhile. Then the first read finishes.
+    const dir = await tempDir();
+    const file = join(dir, "rules.yaml");
+    const newer = join(dir, "newer.yaml");
+    await writeFile(file, "services:\n  xy:\n    senders: [XY]\n");
+    await writeFile(newer, "services:\n  nw:\n    senders: [NW]\n");
+    const { log, lines } = capturingLogger();
+    const plugin = await start({ rulesFile: file }, { log });
+    const decideFor = (sender: string) => plugin.hooks.smsFilter.decide(sms(sender, "1"), activation("tg"));
+    assert.deepEqual(decideFor("XY"), drop("other-service:xy"));
+
+    await rm(file);
+    execFileSync("mkfifo", [file]);
+    plugin.bus.emit("config.reloaded", { changedSections: [] }); // reads `file`: blocks until the FIFO is written
+    assert.deepEqual(await plugin.host.reload({ "sms-filter": { rulesFile: newer } }), []);
+    assert.deepEqual(decideFor("NW"), drop("other-service:nw"), "the newer reload is in force");
+
+    await writeFifo(file, "services:\n  old:\n    senders: [OLD]\n");
+    // Wait (hang guard 10 s) until the older read is done: either it was applied (the bug) or discarded.
+    const discarded = () => lines.some((line) => line.msg === "rules re-read overtaken by a newer reload; discarded");
+    const applied = () => (decideFor("OLD") as { reason?: string }).reason === "other-service:old";
+    for (let i = 0; i < 1000 && !discarded() && !applied(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(decideFor("OLD"), { action: "drop", reason: "no-match" }, "the older read's rules were not applied");
+    assert.deepEqual(decideFor("NW"), drop("other-service:nw"), "the newer rules stay");
+    assert.ok(discarded());
+  });
 });
+
+/** Writes `text` into a FIFO once a reader has it open (polled, without blocking a libuv thread). */
+async function writeFifo(path: string, text: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try {
+      const handle = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      await handle.write(text);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENXIO") throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  throw new Error(`nobody opened ${path} for reading`);
+}
 
 /** Emits `config.reloaded` as the core does after a SIGHUP, and waits (hang guard 10 s) for the async re-read. */
 async function emitReloaded(plugin: Running): Promise<void> {
