@@ -3,7 +3,7 @@ import { bodyParser } from "@koa/bodyparser";
 import type Router from "@koa/router";
 import type { Context, Next } from "koa";
 import type { MaskLists } from "./config.ts";
-import { maskListsProblems } from "./config.ts";
+import { maskLists, maskListsProblems } from "./config.ts";
 
 export interface AdminState {
   /** Current token; the endpoint answers 404 without one. */
@@ -15,9 +15,21 @@ export interface AdminState {
 }
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(ip: string): boolean {
+export function isLoopback(ip: string | undefined): boolean {
+  if (ip === undefined) return false;
   const address = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
   return address === "::1" || address.startsWith("127.");
+}
+
+/**
+ * A request is local when its socket comes from loopback and no proxy
+ * forwarded it. Never `ctx.ip`: with `http.trustProxy` on it is whatever
+ * X-Forwarded-For says, and a reverse proxy on the same host makes every
+ * client's socket a loopback one (core/http/admin.ts checks the same way).
+ */
+export function isLocalRequest(ctx: Context): boolean {
+  if (ctx.get("x-forwarded-for") || ctx.get("forwarded") || ctx.get("x-real-ip")) return false;
+  return isLoopback(ctx.req.socket.remoteAddress);
 }
 
 /** Constant-time comparison of the presented bearer token (core/secrets.ts). */
@@ -27,8 +39,8 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 
 /**
  * `GET /masks` and `PUT /masks` under the plugin's prefix. Off (404) without
- * `adminToken`; loopback clients only unless `adminAllowRemote`; Bearer token
- * checked in constant time.
+ * `adminToken`; local requests only (`isLocalRequest`) unless
+ * `adminAllowRemote`; Bearer token checked in constant time, always.
  */
 export function mountAdmin(router: Router, state: AdminState): void {
   const guard = async (ctx: Context, next: Next): Promise<void> => {
@@ -38,9 +50,9 @@ export function mountAdmin(router: Router, state: AdminState): void {
       ctx.body = { error: "the admin endpoint is disabled (no adminToken configured)" };
       return;
     }
-    if (!state.allowRemote() && !isLoopback(ctx.ip)) {
+    if (!state.allowRemote() && !isLocalRequest(ctx)) {
       ctx.status = 403;
-      ctx.body = { error: "the admin endpoint answers loopback clients only" };
+      ctx.body = { error: "the admin endpoint answers local clients only (a loopback connection, not through a proxy)" };
       return;
     }
     if (!tokenMatches(ctx.get("authorization") || undefined, token)) {
@@ -83,7 +95,7 @@ export function mountAdmin(router: Router, state: AdminState): void {
       return;
     }
     const { masks, serviceMasks } = body as { masks: string[]; serviceMasks?: Record<string, string[]> };
-    await state.replace({ masks: [...masks], serviceMasks: { ...(serviceMasks ?? {}) } });
+    await state.replace(maskLists({ masks, ...(serviceMasks ? { serviceMasks } : {}) }));
     show(ctx);
   });
 }

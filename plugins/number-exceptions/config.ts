@@ -1,10 +1,15 @@
 import type { JsonSchema } from "../../core/plugins.ts";
+import { SERVICE_CODES, knownService } from "../../core/services.ts";
 import { MASK_MAX_LENGTH, MASK_PATTERN, MaskSet, maskProblem } from "./masks.ts";
 
 export interface MaskLists {
   /** Masks that exclude a number for every service. */
   masks: string[];
-  /** Masks that exclude a number for one service (marketplace service code → masks). */
+  /**
+   * Masks that exclude a number for one service: service code → masks. In
+   * config and admin bodies a key may be a code or a name in any case
+   * (`telegram`, `VK`); `maskLists` turns it into the code (core/services.ts).
+   */
   serviceMasks: Record<string, string[]>;
 }
 
@@ -19,6 +24,7 @@ const maskSchema = { type: "string", minLength: 1, maxLength: MASK_MAX_LENGTH, p
 const maskListSchema = { type: "array", items: maskSchema, maxItems: 10_000 };
 const serviceMasksSchema = {
   type: "object",
+  description: "Service code or name (tg, telegram, VK ...) → masks excluding numbers for that service only.",
   propertyNames: { type: "string", minLength: 1, maxLength: 64 },
   additionalProperties: maskListSchema,
 };
@@ -27,10 +33,10 @@ export const configSchema: JsonSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    masks: { ...maskListSchema, default: [] },
+    masks: { ...maskListSchema, default: [], description: "Masks excluding numbers for every service: digits, * (any digits), ? (one digit); plain digits are a prefix." },
     serviceMasks: { ...serviceMasksSchema, default: {} },
-    adminToken: { type: "string", minLength: 16 },
-    adminAllowRemote: { type: "boolean", default: false },
+    adminToken: { type: "string", minLength: 16, description: "Bearer token of the /number-exceptions/masks admin endpoint; the endpoint is off without one." },
+    adminAllowRemote: { type: "boolean", default: false, description: "Serve the admin endpoint to other hosts and through proxies; local requests only (loopback socket, no X-Forwarded-For) otherwise." },
   },
 };
 
@@ -67,7 +73,10 @@ export function maskListsProblems(value: unknown, base: string): string[] {
     if (typeof serviceMasks !== "object" || serviceMasks === null || Array.isArray(serviceMasks)) {
       problems.push(`${base}.serviceMasks: must be a mapping of service → masks`);
     } else {
-      for (const [service, list] of Object.entries(serviceMasks)) checkList(list, `${base}.serviceMasks.${service}`);
+      for (const [service, list] of Object.entries(serviceMasks)) {
+        if (knownService(service) === undefined) problems.push(`${base}.serviceMasks.${service}: unknown service "${service}" (known: ${SERVICE_CODES.join(", ")}, or their names)`);
+        checkList(list, `${base}.serviceMasks.${service}`);
+      }
     }
   }
   return problems;
@@ -83,8 +92,18 @@ export function validateConfig(section: unknown, base = "plugins.number-exceptio
   return problems;
 }
 
+/**
+ * Checked lists as the hook uses them: copies, with each serviceMasks key
+ * turned into its service code (`Telegram` → `tg`, the code the marketplace
+ * plugin puts in a request); a code listed under two names gets both lists.
+ */
 export function maskLists(value: { masks?: string[]; serviceMasks?: Record<string, string[]> }): MaskLists {
-  return { masks: [...(value.masks ?? [])], serviceMasks: Object.fromEntries(Object.entries(value.serviceMasks ?? {}).map(([s, l]) => [s, [...l]])) };
+  const serviceMasks: Record<string, string[]> = {};
+  for (const [service, list] of Object.entries(value.serviceMasks ?? {})) {
+    const code = knownService(service) ?? service.trim().toLowerCase();
+    serviceMasks[code] = [...(serviceMasks[code] ?? []), ...list];
+  }
+  return { masks: [...(value.masks ?? [])], serviceMasks };
 }
 
 /** The compiled form the hook reads: swapped as a whole, never mutated. */

@@ -16,8 +16,12 @@ export interface SmsFilterConfig {
   spam?: SpamOverride;
   /** What an SMS that matches nothing does on an activation of a named service. */
   unmatched?: UnmatchedPolicy;
-  /** Known services an `ot` ("any other") activation may still receive. */
-  otAllows?: string[];
+  /**
+   * Known services an `ot` ("any other") activation does not receive (codes
+   * or names; `"*"` for every service in the rules). Empty by default: `ot`
+   * receives everything that is not spam.
+   */
+  otRefuses?: string[];
 }
 
 export const SHIPPED_RULES_FILE = fileURLToPath(new URL("./rules.yaml", import.meta.url));
@@ -30,10 +34,11 @@ export const configSchema: JsonSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    mode: { enum: ["on", "off"], default: "on" },
-    rulesFile: { type: "string", minLength: 1 },
+    mode: { enum: ["on", "off"], default: "on", description: "on: filter here; off: forward everything (the marketplace filters) and only count." },
+    rulesFile: { type: "string", minLength: 1, description: "A rules file used instead of the shipped rules.yaml (same format); re-read on SIGHUP." },
     rules: {
       type: "object",
+      description: "Per service code: extends the rules file's rule (replace: true replaces it); a new code adds a service.",
       propertyNames: serviceCode,
       additionalProperties: {
         type: "object",
@@ -50,24 +55,40 @@ export const configSchema: JsonSchema = {
     },
     spam: {
       type: "object",
+      description: "Extra spam senders and texts (replace: true drops the rules file's).",
       additionalProperties: false,
       properties: { senders: patternList, texts: textList, replace: { type: "boolean" } },
     },
-    unmatched: { enum: ["forward-if-code", "forward", "drop"], default: "forward-if-code" },
-    otAllows: { type: "array", items: serviceCode, default: [] },
+    unmatched: {
+      enum: ["forward-if-code", "forward", "drop"],
+      default: "forward-if-code",
+      description: "An SMS on a named service's activation that no rule recognises: forwarded when it carries a code, always, or never.",
+    },
+    otRefuses: {
+      type: "array",
+      items: { type: "string", pattern: "^([A-Za-z0-9_-]{1,40}|\\*)$" },
+      default: [],
+      description: 'Known services an ot ("any other") activation does not receive ("*": every service in the rules); ot receives every non-spam SMS otherwise.',
+    },
   },
 };
+
+const SECTION_KEYS = new Set(["enabled", "mode", "rulesFile", "rules", "spam", "unmatched", "otRefuses"]);
 
 /** Checks of the config section that ajv cannot do (regex syntax as compiled, sender /regex/). */
 export function validateConfig(section: unknown, base = "plugins.sms-filter"): string[] {
   if (typeof section !== "object" || section === null) return [`${base}: must be a mapping`];
-  const { rules, spam, mode, unmatched, otAllows, rulesFile } = section as Record<string, unknown>;
+  const { rules, spam, mode, unmatched, otRefuses, rulesFile } = section as Record<string, unknown>;
   const problems = overrideProblems(rules, spam, base);
+  for (const key of Object.keys(section)) {
+    if (key === "otAllows") problems.push(`${base}.otAllows: replaced by otRefuses (an ot activation now receives every SMS that is not spam; list the services it must not receive)`);
+    else if (!SECTION_KEYS.has(key)) problems.push(`${base}.${key}: unknown key`);
+  }
   if (mode !== undefined && mode !== "on" && mode !== "off") problems.push(`${base}.mode: must be "on" or "off"`);
   if (unmatched !== undefined && !["forward-if-code", "forward", "drop"].includes(unmatched as string)) {
     problems.push(`${base}.unmatched: must be "forward-if-code", "forward" or "drop"`);
   }
-  if (otAllows !== undefined && (!Array.isArray(otAllows) || otAllows.some((c) => typeof c !== "string"))) problems.push(`${base}.otAllows: must be a list of service codes`);
+  if (otRefuses !== undefined && (!Array.isArray(otRefuses) || otRefuses.some((c) => typeof c !== "string"))) problems.push(`${base}.otRefuses: must be a list of service codes`);
   if (rulesFile !== undefined && (typeof rulesFile !== "string" || rulesFile.length === 0)) problems.push(`${base}.rulesFile: must be a path`);
   return problems;
 }
@@ -107,18 +128,36 @@ export async function prepare(section: SmsFilterConfig, base = "plugins.sms-filt
   const rulesFile = section.rulesFile ?? SHIPPED_RULES_FILE;
   const read = await readRuleSet(rulesFile);
   if (!read.ruleSet) return { problems: read.problems.map((p) => (section.rulesFile ? `${base}.rulesFile: ${p}` : p)) };
+  let rules: CompiledRules;
   try {
-    const rules = compileRules(mergeRules(read.ruleSet, section.rules ?? {}, section.spam));
-    return {
-      problems: [],
-      prepared: {
-        mode: section.mode ?? "on",
-        rules,
-        options: { unmatched: section.unmatched ?? "forward-if-code", otAllows: new Set((section.otAllows ?? []).map((c) => rules.codes.get(c.toLowerCase()) ?? c.toLowerCase())) },
-        rulesFile,
-      },
-    };
+    rules = compileRules(mergeRules(read.ruleSet, section.rules ?? {}, section.spam));
   } catch (error) {
     return { problems: [`${base}.rules: ${(error as Error).message}`] };
   }
+  const refused = otRefusedCodes(rules, section.otRefuses ?? [], `${base}.otRefuses`);
+  if (refused.problems.length > 0) return { problems: refused.problems };
+  return {
+    problems: [],
+    prepared: { mode: section.mode ?? "on", rules, options: { unmatched: section.unmatched ?? "forward-if-code", otRefuses: refused.codes }, rulesFile },
+  };
+}
+
+/**
+ * The codes `otRefuses` names, through the rules' codes and aliases; `"*"` is
+ * every service in the rules. A name the rules do not know is a problem: the
+ * filter could never recognise its SMS, so refusing it would do nothing.
+ */
+function otRefusedCodes(rules: CompiledRules, entries: readonly string[], path: string): { codes: ReadonlySet<string>; problems: string[] } {
+  const codes = new Set<string>();
+  const problems: string[] = [];
+  entries.forEach((entry, index) => {
+    if (entry === "*") {
+      for (const service of rules.services) codes.add(service.code);
+      return;
+    }
+    const code = rules.codes.get(entry.trim().toLowerCase());
+    if (code === undefined) problems.push(`${path}[${index}]: "${entry}" is not a service in the rules`);
+    else codes.add(code);
+  });
+  return { codes, problems };
 }

@@ -3,25 +3,28 @@
  * Order, first answer wins (see README.md for the why):
  *
  *  1. the sender is one of the activation's service → forward (own-service)
+ *                                                     (a sender shared with other
+ *                                                     services: their text drops it)
  *  2. the sender is another known service's        → drop other-service:<code>
- *                                                     (`ot`: forward if listed in otAllows)
+ *                                                     (`ot`: forward unless otRefuses lists it)
  *  3. the sender is an operator / spam sender       → drop spam
  *  4. the text is the activation's service's        → forward (own-service)
- *  5. the text is spam                              → drop spam
+ *  5. the text is spam and carries no code          → drop spam
  *  6. the text is another known service's           → drop other-service:<code> (`ot`: as 2.)
  *  7. the activation is `ot`                        → forward (ot)
  *  8. nothing matched: the `unmatched` policy       → forward (unmatched-code / unmatched)
  *                                                     or drop no-match
  */
-import type { CompiledRules } from "./rules.ts";
+import { knownService } from "../../core/services.ts";
+import type { CompiledRules, CompiledService } from "./rules.ts";
 import { normaliseSender } from "./rules.ts";
 
 export type UnmatchedPolicy = "forward-if-code" | "forward" | "drop";
 
 export interface FilterOptions {
   unmatched: UnmatchedPolicy;
-  /** Known services an `ot` activation may still receive. */
-  otAllows: ReadonlySet<string>;
+  /** Known services (codes) an `ot` activation does not receive; it receives every other non-spam SMS. */
+  otRefuses: ReadonlySet<string>;
 }
 
 export interface Verdict {
@@ -61,43 +64,58 @@ function anyMatch(patterns: readonly RegExp[], text: string): boolean {
   return false;
 }
 
-export function decide(rules: CompiledRules, options: FilterOptions, sender: string, text: string, activationService: string): Verdict {
-  const service = activationService.toLowerCase();
-  const own = rules.codes.get(service);
-  const isAnyOther = service === ANY_OTHER;
-  const foreign = (code: string): Verdict => (isAnyOther && options.otAllows.has(code) ? FORWARD_OT : other(code));
+function textNames(rules: CompiledRules, code: string, text: string): boolean {
+  const rule = rules.byCode.get(code) as CompiledService | undefined;
+  return rule !== undefined && anyMatch(rule.texts, text);
+}
 
-  // 1–2: the sender says which service it is.
-  const senderKey = normaliseSender(sender);
-  const exact = rules.senderExact.get(senderKey);
-  let senderOther: string | undefined;
-  if (exact) {
-    if (own !== undefined && exact.includes(own)) return FORWARD_OWN;
-    senderOther = exact[0];
-  }
+/** The services whose senders match `sender`: exact ones in file order, then patterns. */
+function senderServices(rules: CompiledRules, sender: string): readonly string[] {
+  const exact = rules.senderExact.get(normaliseSender(sender));
+  let found: string[] | undefined;
   for (let i = 0; i < rules.senderPatterns.length; i++) {
     const { pattern, code } = rules.senderPatterns[i] as { pattern: RegExp; code: string };
     if (!pattern.test(sender)) continue;
-    if (code === own) return FORWARD_OWN;
-    senderOther ??= code;
+    found ??= [...(exact ?? [])];
+    if (!found.includes(code)) found.push(code);
   }
-  if (senderOther !== undefined) return foreign(senderOther);
+  return found ?? exact ?? NONE;
+}
+
+const NONE: readonly string[] = [];
+
+export function decide(rules: CompiledRules, options: FilterOptions, sender: string, text: string, activationService: string): Verdict {
+  const service = activationService.toLowerCase();
+  const own = rules.codes.get(service);
+  const isAnyOther = (own ?? knownService(service)) === ANY_OTHER;
+  const foreign = (code: string): Verdict => (isAnyOther && !options.otRefuses.has(code) ? FORWARD_OT : other(code));
+
+  // 1–2: the sender says which service it is. A sender several services use
+  // (a short code) says only "one of these": the text picks between them.
+  const bySender = senderServices(rules, sender);
+  if (bySender.length > 0) {
+    const ownSender = own !== undefined && bySender.includes(own);
+    if (ownSender && (bySender.length === 1 || textNames(rules, own, text))) return FORWARD_OWN;
+    const named = bySender.find((code) => code !== own && textNames(rules, code, text));
+    if (named !== undefined) return foreign(named);
+    if (ownSender) return FORWARD_OWN;
+    return foreign(bySender[0] as string);
+  }
 
   // 3: operators and spam senders.
-  if (rules.spamSenderExact.has(senderKey) || anyMatch(rules.spamSenderPatterns, sender)) return DROP_SPAM;
+  if (rules.spamSenderExact.has(normaliseSender(sender)) || anyMatch(rules.spamSenderPatterns, sender)) return DROP_SPAM;
 
   // 4: the text names the activation's service.
-  if (own !== undefined) {
-    const ownRule = rules.byCode.get(own);
-    if (ownRule && anyMatch(ownRule.texts, text)) return FORWARD_OWN;
-  }
+  if (own !== undefined && textNames(rules, own, text)) return FORWARD_OWN;
 
-  // 5: spam texts.
-  if (anyMatch(rules.spamTexts, text)) return DROP_SPAM;
+  // 5: spam texts, unless the SMS carries a code: it is not from an operator
+  // (step 3), and a code dropped is a sale lost while an advert forwarded costs little.
+  const carriesCode = hasCode(text);
+  if (!carriesCode && anyMatch(rules.spamTexts, text)) return DROP_SPAM;
 
   // 6: the text names another known service.
   for (let i = 0; i < rules.services.length; i++) {
-    const candidate = rules.services[i] as { code: string; texts: readonly RegExp[] };
+    const candidate = rules.services[i] as CompiledService;
     if (candidate.code !== own && anyMatch(candidate.texts, text)) return foreign(candidate.code);
   }
 
@@ -109,6 +127,6 @@ export function decide(rules: CompiledRules, options: FilterOptions, sender: str
     case "drop":
       return DROP_NO_MATCH;
     default:
-      return hasCode(text) ? FORWARD_UNMATCHED_CODE : DROP_NO_MATCH;
+      return carriesCode ? FORWARD_UNMATCHED_CODE : DROP_NO_MATCH;
   }
 }

@@ -58,11 +58,29 @@ async function start(ctx: PluginContext<SmsFilterConfig>): Promise<PluginInstanc
   };
   const unregister = ctx.hooks.smsFilter(filter);
 
+  // Reads (reload, and the rulesFile re-read on config.reloaded) may overlap
+  // and finish out of order: each takes a generation when it starts, and a
+  // read finishing after a later-started one was applied is discarded.
+  let started = 0;
+  let applied = 0;
+  const load = async (next: SmsFilterConfig): Promise<Prepared | undefined> => {
+    const generation = ++started;
+    const result = await prepared(next);
+    if (generation < applied) {
+      ctx.log.info({ generation, applied }, "rules re-read overtaken by a newer reload; discarded");
+      return undefined;
+    }
+    applied = generation;
+    section = next;
+    current = result;
+    return result;
+  };
+
   // A SIGHUP re-reads an operator's rulesFile even when the section itself is unchanged.
   const offReloaded = ctx.bus.on("config.reloaded", async () => {
     if (!section.rulesFile) return;
     try {
-      current = await prepared(section);
+      await load(section);
     } catch (error) {
       ctx.log.error({ err: error }, "rules file rejected on reload; keeping the previous rules");
     }
@@ -70,10 +88,8 @@ async function start(ctx: PluginContext<SmsFilterConfig>): Promise<PluginInstanc
 
   return {
     reload: async (next: SmsFilterConfig) => {
-      const result = await prepared(next);
-      section = next;
-      current = result;
-      ctx.log.info({ mode: result.mode, services: result.rules.services.length }, "sms filter reloaded");
+      const result = await load(next);
+      if (result) ctx.log.info({ mode: result.mode, services: result.rules.services.length }, "sms filter reloaded");
     },
     stop: () => {
       unregister();

@@ -8,7 +8,10 @@
  *   services: { <code>: { name?, aliases?: [...], senders: [...], texts: [...] } }
  * Senders: a case-insensitive exact name ("VK", "900"), or "/regex/flags".
  * Texts: regular expressions, compiled with the `i` and `u` flags.
+ * In both, `\b` and `\B` are word boundaries for every script (JavaScript's
+ * own are ASCII-only: `\bАкция` would never match).
  */
+import { serviceNames } from "../../core/services.ts";
 
 export interface RuleLists {
   senders?: string[];
@@ -49,11 +52,47 @@ export function compileSender(entry: string): { exact: string } | { pattern: Reg
   const flags = new Set([...(match[2] ?? "")].filter((f) => f !== "g" && f !== "y"));
   flags.add("i");
   flags.add("u");
-  return { pattern: new RegExp(match[1] as string, [...flags].join("")) };
+  return { pattern: compilePattern(match[1] as string, [...flags].join("")) };
 }
 
 export function compileText(entry: string): RegExp {
-  return new RegExp(entry, "iu");
+  return compilePattern(entry, "iu");
+}
+
+/** A letter, combining mark, digit or `_`, in any script. */
+const WORD_CHAR = "[\\p{L}\\p{M}\\p{N}_]";
+const WORD_BOUNDARY = `(?:(?<=${WORD_CHAR})(?!${WORD_CHAR})|(?<!${WORD_CHAR})(?=${WORD_CHAR}))`;
+const NOT_WORD_BOUNDARY = `(?:(?<=${WORD_CHAR})(?=${WORD_CHAR})|(?<!${WORD_CHAR})(?!${WORD_CHAR}))`;
+
+/**
+ * `source` with `\b` / `\B` outside character classes (inside, `[\b]` is a
+ * backspace) replaced by boundaries between word and non-word characters of
+ * any script. The result needs the `u` flag.
+ */
+export function unicodeWordBoundaries(source: string): string {
+  let result = "";
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i] as string;
+    if (char === "\\") {
+      const next = source[i + 1] ?? "";
+      i++;
+      if (!inClass && next === "b") result += WORD_BOUNDARY;
+      else if (!inClass && next === "B") result += NOT_WORD_BOUNDARY;
+      else result += char + next;
+      continue;
+    }
+    if (char === "[") inClass = true;
+    else if (char === "]") inClass = false;
+    result += char;
+  }
+  return result;
+}
+
+function compilePattern(source: string, flags: string): RegExp {
+  // Compiled as written first, so that a syntax error quotes the pattern the operator wrote.
+  const asWritten = new RegExp(source, flags);
+  return /\\[bB]/.test(source) ? new RegExp(unicodeWordBoundaries(source), flags) : asWritten;
 }
 
 /** Sender as matched: trimmed, inner whitespace collapsed, lower case. */
@@ -209,6 +248,10 @@ export function compileRules(rules: RuleSet): CompiledRules {
       }
       codes.set(key, rawCode.toLowerCase());
     }
+  }
+  // The names core/services.ts knows for a code (`telegram` → `tg`) are aliases too, unless the rules give them another meaning.
+  for (const { code } of services) {
+    for (const name of serviceNames(code)) if (!codes.has(name)) codes.set(name, code);
   }
   const spamSenderExact = new Set<string>();
   const spamSenderPatterns: RegExp[] = [];

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers are read loosely in tests */
 import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import numberExceptions from "../../../plugins/number-exceptions/index.ts";
@@ -14,6 +14,14 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 
 function allows(hooks: Hooks, msisdn: string, service = "vk"): boolean {
   return hooks.numberFilter.allows(number(msisdn), request(service));
+}
+
+/** A non-loopback IPv4 address of this machine, to connect from "another host". */
+function externalAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) if (entry.family === "IPv4" && !entry.internal) return entry.address;
+  }
+  return undefined;
 }
 
 async function call(url: string, method: "GET" | "PUT", headers: Record<string, string>, body?: unknown): Promise<{ status: number; json: Record<string, any> }> {
@@ -32,9 +40,9 @@ describe("number-exceptions admin endpoint over HTTP", () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  async function serve(section: Record<string, unknown>, options: { dataDir?: string; proxy?: boolean } = {}): Promise<Running & { url: string; close(): Promise<void> }> {
+  async function serve(section: Record<string, unknown>, options: { dataDir?: string; proxy?: boolean; host?: string } = {}): Promise<Running & { url: string; close(): Promise<void> }> {
     const plugin = await startPlugin(numberExceptions, section, options.dataDir ? { dataDir: options.dataDir } : {});
-    const server = await serveRouters(plugin.host, { proxy: options.proxy ?? false });
+    const server = await serveRouters(plugin.host, { proxy: options.proxy ?? false, ...(options.host ? { host: options.host } : {}) });
     const close = async () => {
       await server.close();
       await plugin.stop();
@@ -59,17 +67,35 @@ describe("number-exceptions admin endpoint over HTTP", () => {
     assert.equal(allows(hooks, "79161234567"), true);
   });
 
-  it("answers loopback clients only unless adminAllowRemote", async () => {
-    const local = await serve({ adminToken: TOKEN }, { proxy: true });
-    assert.equal((await call(local.url, "GET", { ...auth, "x-forwarded-for": "203.0.113.7" })).status, 403);
-    assert.equal((await call(local.url, "GET", { ...auth, "x-forwarded-for": "127.0.0.1" })).status, 200);
-    const remote = await serve({ adminToken: TOKEN, adminAllowRemote: true }, { proxy: true });
-    assert.equal((await call(remote.url, "GET", { ...auth, "x-forwarded-for": "203.0.113.7" })).status, 200);
+  it("answers loopback sockets only, never a proxied request, unless adminAllowRemote", async (t) => {
+    // http.trustProxy on (Koa's app.proxy): ctx.ip would take X-Forwarded-For, so the check must not use it.
+    const local = await serve({ adminToken: TOKEN }, { proxy: true, host: "0.0.0.0" });
+    const loopbackUrl = local.url;
+    assert.equal((await call(loopbackUrl, "GET", auth)).status, 200, "a loopback socket without proxy headers");
+    const proxied: Record<string, string>[] = [{ "x-forwarded-for": "127.0.0.1" }, { "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=127.0.0.1" }, { "x-real-ip": "127.0.0.1" }];
+    for (const header of proxied) {
+      assert.equal((await call(loopbackUrl, "GET", { ...auth, ...header })).status, 403, `a request through a proxy (${JSON.stringify(header)}) is not local`);
+    }
+    const remote = await serve({ adminToken: TOKEN, adminAllowRemote: true }, { proxy: true, host: "0.0.0.0" });
+    assert.equal((await call(remote.url, "GET", { ...auth, "x-forwarded-for": "203.0.113.7" })).status, 200, "adminAllowRemote: proxied requests are served");
+    assert.equal((await call(remote.url, "GET", { "x-forwarded-for": "127.0.0.1" })).status, 401, "adminAllowRemote: the token is still required");
+
     assert.equal(isLoopback("::ffff:127.0.0.1"), true);
     assert.equal(isLoopback("::1"), true);
     assert.equal(isLoopback("10.0.0.1"), false);
+    assert.equal(isLoopback(undefined), false);
     assert.equal(tokenMatches(undefined, TOKEN), false);
     assert.equal(tokenMatches(`bearer ${TOKEN}`, TOKEN), true);
+
+    const external = externalAddress();
+    if (!external) {
+      t.skip("no non-loopback IPv4 address on this machine");
+      return;
+    }
+    const fromOutside = (url: string) => url.replace("127.0.0.1", external);
+    assert.equal((await call(fromOutside(loopbackUrl), "GET", auth)).status, 403, `a socket from ${external}`);
+    assert.equal((await call(fromOutside(loopbackUrl), "GET", { ...auth, "x-forwarded-for": "127.0.0.1" })).status, 403, "X-Forwarded-For: 127.0.0.1 does not make it local");
+    assert.equal((await call(fromOutside(remote.url), "GET", auth)).status, 200, "adminAllowRemote serves other hosts");
   });
 
   it("GET shows the masks in force; PUT replaces them and the hook follows at once", async () => {

@@ -14,7 +14,7 @@ import { Registry } from "prom-client";
 import type { ActivationsApi, NumberRequest } from "../../../core/activations/types.ts";
 import { EventBus } from "../../../core/bus.ts";
 import { createHooks, type Hooks } from "../../../core/hooks.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { PluginHost, type PluginDefinition } from "../../../core/plugins.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { ModemsView, NumberInfo, NumbersView } from "../../../core/types.ts";
@@ -62,9 +62,9 @@ export interface Running {
 export async function startPlugin(
   definition: PluginDefinition,
   section: Record<string, unknown>,
-  options: { dataDir?: string; numbers?: NumberInfo[] } = {},
+  options: { dataDir?: string; numbers?: NumberInfo[]; log?: Logger } = {},
 ): Promise<Running> {
-  const log = silentLogger();
+  const log = options.log ?? silentLogger();
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "simhive-plugin-")));
   const store = await Store.open(dataDir, log);
   const hooks = createHooks(log);
@@ -103,15 +103,18 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Serves the running plugins' routers with a real Koa app on port 0. */
-export async function serveRouters(host: PluginHost, options: { proxy?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Serves the running plugins' routers with a real Koa app on port 0, on
+ * 127.0.0.1 unless `host` says otherwise; `url` always names 127.0.0.1.
+ */
+export async function serveRouters(host: PluginHost, options: { proxy?: boolean; host?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
   const app = new Koa();
   app.proxy = options.proxy ?? false;
   for (const router of host.routers()) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  const server = app.listen(0, "127.0.0.1");
+  const server = app.listen(0, options.host ?? "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   return {

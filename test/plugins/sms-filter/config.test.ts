@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { constants } from "node:fs";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -8,6 +10,7 @@ import addFormats from "ajv-formats";
 import smsFilter from "../../../plugins/sms-filter/index.ts";
 import { configSchema, validateConfig } from "../../../plugins/sms-filter/config.ts";
 import type { SmsDecision } from "../../../core/hooks.ts";
+import { capturingLogger } from "../../helpers/hub.ts";
 import { removeDir, startPlugin, type Running } from "../number-exceptions/plugin-host.ts";
 import { activation, decisionCounts, sms } from "./helpers.ts";
 
@@ -17,8 +20,8 @@ const drop = (reason: string): SmsDecision => ({ action: "drop", reason });
 describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
   const running: Running[] = [];
   const dirs: string[] = [];
-  const start = async (section: Record<string, unknown>): Promise<Running> => {
-    const plugin = await startPlugin(smsFilter, section);
+  const start = async (section: Record<string, unknown>, options: Parameters<typeof startPlugin>[2] = {}): Promise<Running> => {
+    const plugin = await startPlugin(smsFilter, section, options);
     running.push(plugin);
     return plugin;
   };
@@ -65,7 +68,8 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("vk")), FORWARD, "the shipped sender still counts");
     assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("tg")), drop("other-service:ds"));
     assert.deepEqual(hooks.smsFilter.decide(sms("Discord", "Your Discord code 123456"), activation("ds")), FORWARD);
-    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш билет 123456 выиграл"), activation("ds")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш билет выиграл главный приз"), activation("ds")), drop("spam"));
+    assert.deepEqual(hooks.smsFilter.decide(sms("+79161234567", "Лотерея! Ваш код участника 123456"), activation("ds")), FORWARD, "a spam text with a code from a non-operator sender is forwarded");
     assert.deepEqual(hooks.smsFilter.decide(sms("MegaFon", "x"), activation("ds")), drop("spam"), "the shipped spam still counts");
   });
 
@@ -78,12 +82,32 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(hooks.smsFilter.decide(sms("AdSender", "1234"), activation("tg")), drop("spam"));
   });
 
-  it("otAllows lets an ot activation receive a named service; unmatched policies forward or drop", async () => {
-    const allows = await start({ otAllows: ["google", "ub"] });
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456 is your Google verification code."), activation("ot")), FORWARD);
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Uber", "Your Uber code: 4821"), activation("ot")), FORWARD);
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("VK", "VK: 1"), activation("ot")), drop("other-service:vk"));
-    assert.deepEqual(allows.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("vk")), drop("other-service:go"), "only ot is widened");
+  it("ot receives known services by default; otRefuses (codes, names or \"*\") keeps them from it; unmatched policies forward or drop", async () => {
+    const byDefault = await start({});
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("ot")), FORWARD, "issue 5: ot accepts everything that is not spam");
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("+79161234567", "Telegram code 70315"), activation("ot")), FORWARD);
+    assert.deepEqual(byDefault.hooks.smsFilter.decide(sms("MegaFon", "Баланс: 10 р."), activation("ot")), drop("spam"));
+
+    const refuses = await start({ otRefuses: ["vk", "Telegram"] });
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("VK", "VK: 33708"), activation("ot")), drop("other-service:vk"));
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("+79161234567", "Telegram code 70315"), activation("ot")), drop("other-service:tg"), "a name is its code");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456 is your Google verification code."), activation("ot")), FORWARD, "not listed: received");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("other")), FORWARD, "other is ot");
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("VK", "VK: 1"), activation("other")), drop("other-service:vk"));
+    assert.deepEqual(refuses.hooks.smsFilter.decide(sms("Google", "G-123456"), activation("vk")), drop("other-service:go"), "named services are unaffected");
+
+    const all = await start({ otRefuses: ["*"] });
+    for (const [sender, text, code] of [["Google", "G-123456", "go"], ["Uber", "Your Uber code: 4821", "ub"], ["+79161234567", "Код для входа в Одноклассниках: 381920", "ok"]] as const) {
+      assert.deepEqual(all.hooks.smsFilter.decide(sms(sender, text), activation("ot")), drop(`other-service:${code}`), `"*" refuses ${code}`);
+    }
+    assert.deepEqual(all.hooks.smsFilter.decide(sms("Lamoda", "Код для входа в Lamoda: 8842"), activation("ot")), FORWARD, "an unknown service still reaches ot");
+
+    const unknown = await start({ otRefuses: ["vk", "vkk"] });
+    assert.equal(unknown.host.status("sms-filter"), "failed");
+    assert.match(unknown.host.list()[0]?.error ?? "", /plugins\.sms-filter\.otRefuses\[1\]: "vkk" is not a service in the rules/);
+    const legacy = await start({ otAllows: ["go"] });
+    assert.equal(legacy.host.status("sms-filter"), "failed", "the old otAllows key is refused, not ignored");
+    assert.match(legacy.host.list()[0]?.error ?? "", /plugins\.sms-filter\.otAllows: replaced by otRefuses/);
 
     const forwardAll = await start({ unmatched: "forward" });
     assert.deepEqual(forwardAll.hooks.smsFilter.decide(sms("+79161234567", "Привет"), activation("vk")), FORWARD);
@@ -113,6 +137,9 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.equal(section.unmatched, "forward-if-code");
     assert.equal(validate({ mode: "sometimes", rules: { vk: { texts: ["(x"] } } }), false);
     assert.deepEqual(validate.errors?.map((e) => e.instancePath).sort(), ["/mode", "/rules/vk/texts/0"]);
+    assert.equal(validate({ otRefuses: ["*", "vk", "Telegram"] }), true);
+    assert.equal(validate({ otRefuses: ["**"] }), false);
+    assert.equal(validate({ otAllows: ["vk"] }), false, "the replaced key is unknown to the schema");
   });
 
   it("a rulesFile replaces the shipped rules; its errors name the file and the path inside", async () => {
@@ -159,7 +186,52 @@ describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
     assert.deepEqual(other.hooks.smsFilter.decide(sms("ZZ", "1"), activation("tg")), drop("other-service:zz"));
     assert.deepEqual(other.hooks.smsFilter.decide(sms("XY", "1234"), activation("tg")), FORWARD);
   });
+
+  it("a rules-file re-read that a newer reload overtook does not overwrite the newer rules", async () => {
+    // The first SIGHUP's re-read is held on a FIFO until the test writes it; a
+    // second reload runs to completion meanwhile. Then the first read finishes.
+    const dir = await tempDir();
+    const file = join(dir, "rules.yaml");
+    const newer = join(dir, "newer.yaml");
+    await writeFile(file, "services:\n  xy:\n    senders: [XY]\n");
+    await writeFile(newer, "services:\n  nw:\n    senders: [NW]\n");
+    const { log, lines } = capturingLogger();
+    const plugin = await start({ rulesFile: file }, { log });
+    const decideFor = (sender: string) => plugin.hooks.smsFilter.decide(sms(sender, "1"), activation("tg"));
+    assert.deepEqual(decideFor("XY"), drop("other-service:xy"));
+
+    await rm(file);
+    execFileSync("mkfifo", [file]);
+    plugin.bus.emit("config.reloaded", { changedSections: [] }); // reads `file`: blocks until the FIFO is written
+    assert.deepEqual(await plugin.host.reload({ "sms-filter": { rulesFile: newer } }), []);
+    assert.deepEqual(decideFor("NW"), drop("other-service:nw"), "the newer reload is in force");
+
+    await writeFifo(file, "services:\n  old:\n    senders: [OLD]\n");
+    // Wait (hang guard 10 s) until the older read is done: either it was applied (the bug) or discarded.
+    const discarded = () => lines.some((line) => line.msg === "rules re-read overtaken by a newer reload; discarded");
+    const applied = () => (decideFor("OLD") as { reason?: string }).reason === "other-service:old";
+    for (let i = 0; i < 1000 && !discarded() && !applied(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(decideFor("OLD"), { action: "drop", reason: "no-match" }, "the older read's rules were not applied");
+    assert.deepEqual(decideFor("NW"), drop("other-service:nw"), "the newer rules stay");
+    assert.ok(discarded());
+  });
 });
+
+/** Writes `text` into a FIFO once a reader has it open (polled, without blocking a libuv thread). */
+async function writeFifo(path: string, text: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try {
+      const handle = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      await handle.write(text);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENXIO") throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  throw new Error(`nobody opened ${path} for reading`);
+}
 
 /** Emits `config.reloaded` as the core does after a SIGHUP, and waits (hang guard 10 s) for the async re-read. */
 async function emitReloaded(plugin: Running): Promise<void> {

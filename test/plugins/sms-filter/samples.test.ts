@@ -60,7 +60,7 @@ describe("sms-filter: the sample SMS, decided through the plugin host", () => {
     const forwards = [...counts].filter(([key]) => key.split("|")[1] === "forward").reduce((a, [, v]) => a + v, 0);
     assert.equal(forwards, samples.filter((s) => s.expect === "forward").length);
     assert.equal(counts.get("tg|forward|own-service"), 2);
-    assert.equal(counts.get("ot|forward|ot"), 3);
-    assert.equal(counts.get("vk|forward|unmatched-code"), 1);
+    assert.equal(counts.get("ot|forward|ot"), 8);
+    assert.equal(counts.get("vk|forward|unmatched-code"), 2);
   });
 });
