@@ -4,7 +4,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { SimhiveError } from "../errors.ts";
-import { loadDefinitions, type JsonSchema, type PluginDefinition, type PluginResolver, pluginResolver } from "../plugins.ts";
+import type { JsonSchema, PluginDefinition } from "../plugins.ts";
+import { loadDefinitions, type PluginResolver, pluginResolver } from "./plugins.ts";
 import { coreSchema } from "./schema.ts";
 import { coreSections } from "./sections.ts";
 import { applyEnvOverrides } from "./env.ts";
@@ -182,7 +183,7 @@ export async function loadConfig(raw: unknown, file: string, options: LoadOption
   const resolved = new Map<string, PluginDefinition>();
   const lookup = async (name: string): Promise<PluginDefinition | undefined> => {
     if (!resolved.has(name)) {
-      const definition = await resolvePlugin(name).catch(() => undefined);
+      const definition = await resolvePlugin.load(name).catch(() => undefined);
       if (definition) resolved.set(name, definition);
     }
     return resolved.get(name);
@@ -198,7 +199,7 @@ export async function loadConfig(raw: unknown, file: string, options: LoadOption
   const enabled = Object.keys(sections).filter((name) => sections[name]?.enabled === true);
   let definitions: PluginDefinition[] = [];
   try {
-    definitions = await loadDefinitions(enabled, async (name) => lookup(name));
+    definitions = await loadDefinitions(enabled, { has: (name) => resolvePlugin.has(name), load: lookup });
   } catch (error) {
     problems.push(...((error as SimhiveError).details ?? [String(error)]));
   }

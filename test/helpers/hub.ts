@@ -5,7 +5,8 @@ import { Writable } from "node:stream";
 import { loadConfig } from "../../core/config/load.ts";
 import { Hub, type HubOptions } from "../../core/hub.ts";
 import { createLogger, silentLogger, type Logger } from "../../core/log.ts";
-import { type PluginDefinition, resolveBuiltinPlugin } from "../../core/plugins.ts";
+import { resolveBuiltinPlugin, staticResolver } from "../../core/config/plugins.ts";
+import type { PluginDefinition } from "../../core/plugins.ts";
 
 export interface TestHub {
   hub: Hub;
@@ -60,8 +61,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   raw.hub = { id: "test-hub", ...raw.hub, dataDir };
   raw.http = { host: "127.0.0.1", port: 0, ...raw.http };
   raw.modems = { ports: [], ...raw.modems };
-  const extra = new Map((options.plugins ?? []).map((p) => [p.name, p]));
-  const resolvePlugin = async (name: string) => extra.get(name) ?? resolveBuiltinPlugin(name);
+  const resolvePlugin = staticResolver(options.plugins ?? [], resolveBuiltinPlugin);
   const loaded = await loadConfig(raw, "test.yaml", { env: {}, resolvePlugin });
   const hub = await Hub.start({ loaded, log: options.log ?? testLogger(), resolvePlugin, modemOptions: options.modemOptions });
   const handle: TestHub = {

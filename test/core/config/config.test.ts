@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { findConfigPath, loadConfig, loadConfigFile } from "../../../core/config/load.ts";
 import { isSimhiveError, type SimhiveError } from "../../../core/errors.ts";
+import { staticResolver } from "../../../core/config/plugins.ts";
 import type { PluginDefinition } from "../../../core/plugins.ts";
 import { makeTempDir } from "../../helpers/hub.ts";
 
@@ -30,7 +31,7 @@ const keyed: PluginDefinition = {
   },
   start() {},
 };
-const resolvePlugin = async (name: string) => (name === "keyed" ? keyed : undefined);
+const resolvePlugin = staticResolver([keyed]);
 
 async function problems(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
   const dir = await makeTempDir();
