@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { SimhiveError } from "../errors.ts";
+import { describeError, SimhiveError } from "../errors.ts";
 import type { PluginDefinition } from "../plugins.ts";
 
 /**
@@ -10,7 +10,7 @@ import type { PluginDefinition } from "../plugins.ts";
  */
 export interface PluginResolver {
   has(name: string): boolean;
-  /** undefined when there is no such plugin. */
+  /** undefined when there is no such plugin; SIMHIVE_ERR_PLUGIN_LOAD when there is one that cannot be loaded. */
   load(name: string): Promise<PluginDefinition | undefined>;
 }
 
@@ -38,11 +38,16 @@ export function pluginResolver(extraDirs: readonly string[] = []): PluginResolve
     async load(name) {
       const path = fileOf(name);
       if (path === undefined) return undefined;
-      const module = (await import(pathToFileURL(path).href)) as { default?: PluginDefinition };
-      if (module.default?.name !== name) {
-        throw new SimhiveError("SIMHIVE_ERR_PLUGIN_UNKNOWN", `${path} does not default-export a plugin named "${name}"`);
+      let module: { default?: Partial<PluginDefinition> };
+      try {
+        module = (await import(pathToFileURL(path).href)) as typeof module;
+      } catch (error) {
+        throw new SimhiveError("SIMHIVE_ERR_PLUGIN_LOAD", `cannot load ${path}: ${describeError(error)}`, { cause: error });
       }
-      return module.default;
+      if (module.default?.name !== name || typeof module.default.start !== "function") {
+        throw new SimhiveError("SIMHIVE_ERR_PLUGIN_LOAD", `cannot load ${path}: it does not default-export a plugin named "${name}" (an object with that name and start())`);
+      }
+      return module.default as PluginDefinition;
     },
   };
 }
@@ -58,25 +63,11 @@ export function staticResolver(definitions: readonly PluginDefinition[], fallbac
   };
 }
 
-/** Loads the definitions of the named plugins; unknown names are one error listing them all. */
-export async function loadDefinitions(names: readonly string[], resolve: PluginResolver): Promise<PluginDefinition[]> {
-  const definitions: PluginDefinition[] = [];
-  const unknown: string[] = [];
-  for (const name of names) {
-    const definition = await resolve.load(name);
-    if (definition) definitions.push(definition);
-    else unknown.push(name);
-  }
-  if (unknown.length > 0) {
-    throw new SimhiveError("SIMHIVE_ERR_PLUGIN_UNKNOWN", `unknown plugin${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
-      details: unknown.map((name) => `plugins.${name}: no such plugin`),
-    });
-  }
-  return definitions;
-}
-
-/** Dependency order (dependencies first); a missing or disabled dependency or a cycle is an error. */
-export function orderByDependencies(definitions: readonly PluginDefinition[]): PluginDefinition[] {
+/**
+ * Dependency order (dependencies first), and a problem line for every
+ * dependency that is not enabled and every cycle.
+ */
+export function dependencyOrder(definitions: readonly PluginDefinition[]): { ordered: PluginDefinition[]; problems: string[] } {
   const byName = new Map(definitions.map((d) => [d.name, d]));
   const problems: string[] = [];
   for (const definition of definitions) {
@@ -84,22 +75,31 @@ export function orderByDependencies(definitions: readonly PluginDefinition[]): P
       if (!byName.has(dependency)) problems.push(`plugins.${definition.name}: needs plugin "${dependency}", which is not enabled`);
     }
   }
-  if (problems.length > 0) {
-    throw new SimhiveError("SIMHIVE_ERR_PLUGIN_DEPENDENCY", problems.join("; "), { details: problems });
-  }
   const ordered: PluginDefinition[] = [];
   const state = new Map<string, "visiting" | "done">();
   const visit = (definition: PluginDefinition, path: string[]): void => {
     const seen = state.get(definition.name);
     if (seen === "done") return;
     if (seen === "visiting") {
-      throw new SimhiveError("SIMHIVE_ERR_PLUGIN_DEPENDENCY", `plugin dependency cycle: ${[...path, definition.name].join(" → ")}`);
+      const cycle = [...path.slice(path.indexOf(definition.name)), definition.name];
+      problems.push(`plugins.${definition.name}: dependency cycle: ${cycle.join(" → ")}`);
+      return;
     }
     state.set(definition.name, "visiting");
-    for (const dependency of definition.dependencies ?? []) visit(byName.get(dependency) as PluginDefinition, [...path, definition.name]);
+    for (const dependency of definition.dependencies ?? []) {
+      const needed = byName.get(dependency);
+      if (needed) visit(needed, [...path, definition.name]);
+    }
     state.set(definition.name, "done");
     ordered.push(definition);
   };
   for (const definition of definitions) visit(definition, []);
+  return { ordered, problems };
+}
+
+/** Dependency order; SIMHIVE_ERR_PLUGIN_DEPENDENCY when a dependency is not enabled or there is a cycle. */
+export function orderByDependencies(definitions: readonly PluginDefinition[]): PluginDefinition[] {
+  const { ordered, problems } = dependencyOrder(definitions);
+  if (problems.length > 0) throw new SimhiveError("SIMHIVE_ERR_PLUGIN_DEPENDENCY", problems.join("; "), { details: problems });
   return ordered;
 }

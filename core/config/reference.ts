@@ -1,6 +1,6 @@
 import type { JsonSchema, PluginDefinition } from "../plugins.ts";
 import { resolveBuiltinPlugin } from "./plugins.ts";
-import { pluginSectionSchema } from "./load.ts";
+import { pluginSectionSchema } from "./validate.ts";
 import { coreSchema } from "./schema.ts";
 import { coreSections } from "./sections.ts";
 

@@ -4,6 +4,8 @@ import { isSimhiveError } from "../../core/errors.ts";
 import type { PluginDefinition } from "../../core/plugins.ts";
 import { capturingLogger, startTestHub, type TestHub } from "../helpers/hub.ts";
 
+const FIXTURE_PLUGINS = new URL("../fixtures/plugins/", import.meta.url).pathname;
+
 function recorder() {
   const events: string[] = [];
   const plugin = (name: string, extra: Partial<PluginDefinition> = {}): PluginDefinition => ({
@@ -37,19 +39,27 @@ describe("plugin host", () => {
     assert.deepEqual(events, ["start b", "start a", "start c", "stop c", "stop a", "stop b"]);
   });
 
-  it("loads only enabled plugins", async () => {
+  it("loads only enabled plugins: a disabled one is neither started nor imported (its module throws when imported)", async () => {
     const { events, plugin } = recorder();
-    const hub = await startTestHub({ config: { plugins: { a: { enabled: true }, b: { enabled: false } } }, plugins: [plugin("a"), plugin("b")] });
+    const hub = await startTestHub({
+      config: { hub: { pluginDirs: [FIXTURE_PLUGINS] }, plugins: { a: { enabled: true }, b: { enabled: false }, "import-throws": { enabled: false } } },
+      plugins: [plugin("a"), plugin("b")],
+    });
     hubs.push(hub);
     assert.deepEqual(events, ["start a"]);
+    assert.deepEqual(
+      hub.hub.plugins.list().map((p) => p.name),
+      ["a"],
+    );
   });
 
-  it("refuses to start when a dependency is not enabled, naming both", async () => {
-    const { plugin } = recorder();
+  it("refuses, as a config error before anything starts, a plugin whose dependency is not enabled, naming both", async () => {
+    const { events, plugin } = recorder();
     await assert.rejects(
       startTestHub({ config: enable("a"), plugins: [plugin("a", { dependencies: ["missing"] })] }),
-      (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_PLUGIN_DEPENDENCY") && /plugins\.a: needs plugin "missing"/.test(error.message),
+      (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_CONFIG") && error.details.some((line) => /^test\.yaml:\d+: plugins\.a: needs plugin "missing", which is not enabled$/.test(line)),
     );
+    assert.deepEqual(events, []);
   });
 
   it("isolates a plugin whose start throws: logged by name, its dependents left stopped, the others run", async () => {
