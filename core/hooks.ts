@@ -1,4 +1,6 @@
+import type { Counter, Registry } from "prom-client";
 import type { Logger } from "./log.ts";
+import { counter } from "./metrics.ts";
 import type { Activation, NumberRequest } from "./activations/types.ts";
 import type { NumberInfo, SmsMessage } from "./types.ts";
 
@@ -21,24 +23,50 @@ interface Entry<F> {
   fn: F;
 }
 
+export interface HookOptions {
+  /** Where `simhive_hook_failures_total` is registered. */
+  metrics?: Registry;
+  /** The clock of the once-a-minute reminder (tests give their own). */
+  now?: () => number;
+}
+
+/** A hook that keeps failing is logged again at most this often. */
+const REMIND_MS = 60_000;
+
+/** Per owner: failing since when, failures since the last line, the time of that line. */
+interface Failing {
+  failures: number;
+  unlogged: number;
+  loggedAt: number;
+}
+
 /**
  * Hooks are registered per owner (a plugin's name) and leave with it.
  * Semantics, shared by every marketplace plugin:
  * - numberFilter: every hook must return true; a hook that throws counts as a
- *   deny and is logged (the number is not issued rather than issued wrongly).
+ *   deny (the number is not issued rather than issued wrongly).
  * - smsFilter: hooks run in registration order; the first decision other than
  *   forward wins. A hook that throws holds the SMS (reason
  *   `hook-error:<owner>`): it stays stored, visible to the operator, and is
  *   neither pushed nor thrown away.
+ * A throwing hook is logged on its first failure, then at most once a minute
+ * while it keeps failing, and once when it works again; GET_SERVICES calls a
+ * numberFilter for every number × service, so a line per call would flood the
+ * log. Every failure is counted in `simhive_hook_failures_total`.
  */
 class HookRegistry<F> {
   protected entries: Entry<F>[] = [];
   protected readonly log: Logger;
   readonly #name: string;
+  readonly #failing = new Map<string, Failing>();
+  readonly #now: () => number;
+  readonly #counted?: Counter<"hook" | "owner">;
 
-  constructor(name: string, log: Logger) {
+  constructor(name: string, log: Logger, options: HookOptions = {}) {
     this.#name = name;
     this.log = log;
+    this.#now = options.now ?? Date.now;
+    if (options.metrics) this.#counted = counter(options.metrics, "simhive_hook_failures_total", "Hook calls that threw, by hook and owner", ["hook", "owner"]);
   }
 
   register(owner: string, fn: F): () => void {
@@ -51,49 +79,77 @@ class HookRegistry<F> {
 
   removeOwner(owner: string): void {
     this.entries = this.entries.filter((e) => e.owner !== owner);
+    this.#failing.delete(owner);
   }
 
   get size(): number {
     return this.entries.length;
   }
 
-  protected failed(owner: string, error: unknown): void {
-    this.log.error({ hook: this.#name, owner, err: error }, "hook threw; counted as deny");
+  protected failed(owner: string, error: unknown, message: string): void {
+    this.#counted?.inc({ hook: this.#name, owner });
+    const now = this.#now();
+    const failing = this.#failing.get(owner);
+    if (!failing) {
+      this.#failing.set(owner, { failures: 1, unlogged: 0, loggedAt: now });
+      this.log.error({ hook: this.#name, owner, err: error }, message);
+      return;
+    }
+    failing.failures++;
+    if (now - failing.loggedAt < REMIND_MS) {
+      failing.unlogged++;
+      return;
+    }
+    this.log.error({ hook: this.#name, owner, err: error, failures: failing.failures, unlogged: failing.unlogged }, `${message} (still failing)`);
+    failing.unlogged = 0;
+    failing.loggedAt = now;
+  }
+
+  protected succeeded(owner: string): void {
+    const failing = this.#failing.get(owner);
+    if (!failing) return;
+    this.#failing.delete(owner);
+    this.log.info({ hook: this.#name, owner, failures: failing.failures }, "hook works again");
   }
 }
 
 export class NumberFilterRegistry extends HookRegistry<NumberFilter> {
-  constructor(log: Logger) {
-    super("numberFilter", log);
+  constructor(log: Logger, options?: HookOptions) {
+    super("numberFilter", log, options);
   }
 
   allows(candidate: NumberInfo, request: NumberRequest): boolean {
     for (const { owner, fn } of this.entries) {
+      let allowed: boolean;
       try {
-        if (!fn(candidate, request)) return false;
+        allowed = fn(candidate, request);
       } catch (error) {
-        this.failed(owner, error);
+        this.failed(owner, error, "hook threw; counted as deny");
         return false;
       }
+      this.succeeded(owner);
+      if (!allowed) return false;
     }
     return true;
   }
 }
 
 export class SmsFilterRegistry extends HookRegistry<SmsFilter> {
-  constructor(log: Logger) {
-    super("smsFilter", log);
+  constructor(log: Logger, options?: HookOptions) {
+    super("smsFilter", log, options);
   }
 
   decide(message: SmsMessage, activation: Activation): SmsDecision {
     for (const { owner, fn } of this.entries) {
+      let decision: SmsDecision;
       try {
-        const decision = fn(message, activation);
-        if (decision.action !== "forward") return decision;
+        decision = fn(message, activation);
       } catch (error) {
-        this.failed(owner, error);
+        this.failed(owner, error, "hook threw; the SMS is held");
         return { action: "hold", reason: `hook-error:${owner}` };
       }
+      this.succeeded(owner);
+      if (decision.action !== "forward") return decision;
     }
     return { action: "forward" };
   }
@@ -104,6 +160,6 @@ export interface Hooks {
   smsFilter: SmsFilterRegistry;
 }
 
-export function createHooks(log: Logger): Hooks {
-  return { numberFilter: new NumberFilterRegistry(log), smsFilter: new SmsFilterRegistry(log) };
+export function createHooks(log: Logger, options: HookOptions = {}): Hooks {
+  return { numberFilter: new NumberFilterRegistry(log, options), smsFilter: new SmsFilterRegistry(log, options) };
 }

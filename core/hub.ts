@@ -12,7 +12,8 @@ import type { ModemLayer } from "./modems/types.ts";
 import type { NotifierLike } from "./notify.ts";
 import { createActivations } from "./activations/index.ts";
 import { createModemLayer } from "./modems/index.ts";
-import { PluginHost, type PluginResolver } from "./plugins.ts";
+import type { PluginResolver } from "./config/plugins.ts";
+import { PluginHost } from "./plugins.ts";
 import { MessageRepository } from "./store/messages.ts";
 import { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
@@ -57,8 +58,8 @@ export class Hub {
     this.log = log;
     this.store = store;
     this.bus = new EventBus(log.child({ component: "bus" }));
-    this.hooks = createHooks(log.child({ component: "hooks" }));
     this.metrics = createMetrics();
+    this.hooks = createHooks(log.child({ component: "hooks" }), { metrics: this.metrics.registry });
     this.messages = new MessageRepository(store);
     this.modems = createModemLayer(config.modems, { log: log.child({ component: "modems" }), bus: this.bus, store }, options.modemOptions);
     this.activations = createActivations({
@@ -82,10 +83,10 @@ export class Hub {
       metrics: this.metrics.registry,
     });
     store.registerPruner("messages", (cutoff) => this.messages.prune(cutoff));
-    // One line per whole SMS; its text and sender (a code, a person's number) only when debug.logSmsText says so.
+    // One line per whole SMS; its text and sender (a code, a person's number) only when debug.logSmsText says so (as now: SIGHUP may change it).
     this.bus.on("sms.received", "core:hub", ({ message }) => {
       const base = { messageId: message.messageId, iccid: message.iccid, msisdn: message.msisdn, parts: message.parts, complete: message.complete };
-      if (config.debug.logSmsText) log.info({ ...base, sender: message.sender, smsText: message.text }, "sms received (debug.logSmsText is on)");
+      if (this.config.debug.logSmsText) log.info({ ...base, sender: message.sender, smsText: message.text }, "sms received (debug.logSmsText is on)");
       else log.info(base, "sms received");
     });
     this.#registerHubMetrics();
@@ -193,13 +194,14 @@ export class Hub {
 
   /**
    * SIGHUP: re-read and validate the config file; on errors keep running with
-   * the old one. Plugins get their new sections; TLS files are re-read; the
-   * modems are re-scanned. Sections that need a restart are named in the log.
+   * the old one. Plugins set to `enabled: false` are stopped, newly enabled
+   * ones started, running ones get their new sections; TLS files are re-read;
+   * the modems are re-scanned. Changes that need a restart are named in the log.
    */
   async reload(): Promise<{ ok: boolean; errors?: string[]; restartNeeded?: string[] }> {
     let next: LoadedConfig;
     try {
-      next = await loadConfigFile(this.#loaded.file, { resolvePlugin: this.#resolvePlugin });
+      next = await loadConfigFile(this.#loaded.file, { env: this.#loaded.env, resolvePlugin: this.#resolvePlugin });
     } catch (error) {
       const errors = (error as { details?: string[] }).details ?? [describeError(error)];
       this.log.error({ errors }, "config reload failed; keeping the running config");
@@ -208,19 +210,23 @@ export class Hub {
     const before = this.config;
     const after = next.config;
     const changed = (Object.keys(after) as (keyof HubConfig)[]).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-    const restartNeeded = await this.plugins.reload(after.plugins as never);
+    // From here on, readers of this.config (logSmsText, retention) see the new one.
+    this.#loaded = next;
+    const restartNeeded = await this.plugins.reload(after.plugins as never, next.plugins);
+    const withoutTls = (http: HubConfig["http"]) => JSON.stringify({ ...http, tls: undefined });
     for (const section of ["hub", "http", "modems", "activations"] as const) {
-      if (changed.includes(section) && !(section === "http" && JSON.stringify({ ...before.http, tls: undefined }) === JSON.stringify({ ...after.http, tls: undefined }))) {
-        restartNeeded.push(section);
-      }
+      if (!changed.includes(section)) continue;
+      if (section === "http" && withoutTls(before.http) === withoutTls(after.http) && Boolean(before.http.tls) === Boolean(after.http.tls)) continue;
+      restartNeeded.push(section);
     }
     this.log.level = after.log.level;
-    await this.#server?.reloadTls().catch((error: unknown) => this.log.error({ err: error }, "TLS reload failed; keeping the old certificate"));
+    if (after.http.tls) {
+      await this.#server?.reloadTls(after.http.tls).catch((error: unknown) => this.log.error({ err: error }, "TLS reload failed; keeping the old certificate"));
+    }
     await this.modems.rescan().catch((error: unknown) => this.log.error({ err: error }, "modem re-scan failed"));
-    this.#loaded = next;
     this.bus.emit("config.reloaded", { changedSections: changed });
     if (restartNeeded.length) this.log.warn({ sections: restartNeeded }, "config changed where a restart is needed to apply it");
-    this.log.info({ changed }, "config reloaded");
+    this.log.info({ changed, plugins: this.plugins.list() }, "config reloaded");
     return { ok: true, restartNeeded };
   }
 

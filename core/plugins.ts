@@ -1,11 +1,9 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import Router from "@koa/router";
 import type { Registry } from "prom-client";
 import type { ActivationsApi } from "./activations/types.ts";
 import type { EventBus, ScopedBus } from "./bus.ts";
-import { describeError, SimhiveError, withTimeout } from "./errors.ts";
+import { orderByDependencies } from "./config/plugins.ts";
+import { describeError, withTimeout } from "./errors.ts";
 import type { Hooks, NumberFilter, SmsFilter } from "./hooks.ts";
 import type { Logger } from "./log.ts";
 import type { BatchOp, Store, Sublevel } from "./store/store.ts";
@@ -81,82 +79,6 @@ interface Slot {
   prefix?: string;
 }
 
-export type PluginResolver = (name: string) => Promise<PluginDefinition | undefined>;
-
-const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,40}$/;
-
-const BUILTIN_DIR = fileURLToPath(new URL("../plugins/", import.meta.url));
-
-/**
- * Finds `<dir>/<name>/index.ts` (or `.js` when running compiled) in the
- * built-in plugins/ folder, then in `extraDirs`.
- */
-export function pluginResolver(extraDirs: readonly string[] = []): PluginResolver {
-  return async (name) => {
-    if (!PLUGIN_NAME.test(name)) return undefined;
-    for (const dir of [BUILTIN_DIR, ...extraDirs]) {
-      for (const extension of ["ts", "js"]) {
-        const path = join(dir, name, `index.${extension}`);
-        if (!existsSync(path)) continue;
-        const module = (await import(pathToFileURL(path).href)) as { default?: PluginDefinition };
-        if (module.default?.name !== name) {
-          throw new SimhiveError("SIMHIVE_ERR_PLUGIN_UNKNOWN", `${path} does not default-export a plugin named "${name}"`);
-        }
-        return module.default;
-      }
-    }
-    return undefined;
-  };
-}
-
-export const resolveBuiltinPlugin: PluginResolver = pluginResolver();
-
-/** Loads the definitions of the named plugins; unknown names are one error listing them all. */
-export async function loadDefinitions(names: readonly string[], resolve: PluginResolver): Promise<PluginDefinition[]> {
-  const definitions: PluginDefinition[] = [];
-  const unknown: string[] = [];
-  for (const name of names) {
-    const definition = await resolve(name);
-    if (definition) definitions.push(definition);
-    else unknown.push(name);
-  }
-  if (unknown.length > 0) {
-    throw new SimhiveError("SIMHIVE_ERR_PLUGIN_UNKNOWN", `unknown plugin${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, {
-      details: unknown.map((name) => `plugins.${name}: no such plugin`),
-    });
-  }
-  return definitions;
-}
-
-/** Dependency order (dependencies first); a missing or disabled dependency or a cycle is an error. */
-export function orderByDependencies(definitions: readonly PluginDefinition[]): PluginDefinition[] {
-  const byName = new Map(definitions.map((d) => [d.name, d]));
-  const problems: string[] = [];
-  for (const definition of definitions) {
-    for (const dependency of definition.dependencies ?? []) {
-      if (!byName.has(dependency)) problems.push(`plugins.${definition.name}: needs plugin "${dependency}", which is not enabled`);
-    }
-  }
-  if (problems.length > 0) {
-    throw new SimhiveError("SIMHIVE_ERR_PLUGIN_DEPENDENCY", problems.join("; "), { details: problems });
-  }
-  const ordered: PluginDefinition[] = [];
-  const state = new Map<string, "visiting" | "done">();
-  const visit = (definition: PluginDefinition, path: string[]): void => {
-    const seen = state.get(definition.name);
-    if (seen === "done") return;
-    if (seen === "visiting") {
-      throw new SimhiveError("SIMHIVE_ERR_PLUGIN_DEPENDENCY", `plugin dependency cycle: ${[...path, definition.name].join(" → ")}`);
-    }
-    state.set(definition.name, "visiting");
-    for (const dependency of definition.dependencies ?? []) visit(byName.get(dependency) as PluginDefinition, [...path, definition.name]);
-    state.set(definition.name, "done");
-    ordered.push(definition);
-  };
-  for (const definition of definitions) visit(definition, []);
-  return ordered;
-}
-
 export interface PluginHostDeps {
   log: Logger;
   bus: EventBus;
@@ -175,7 +97,10 @@ export interface PluginHostDeps {
  * Starts plugins in dependency order, each inside its own try/catch and with a
  * timeout (Fastify's pluginTimeout, zigbee2mqtt's startExtension): a plugin
  * that fails is logged by name and left stopped, and so is every plugin that
- * depends on it; the others run. Stops in reverse order, each isolated.
+ * depends on it; the others run. Stops in reverse order, each isolated. A
+ * plugin's registrations (hooks, bus listeners) count only while it is
+ * starting or running: a start that finishes after its timeout, or code that
+ * runs on after stop, registers nothing.
  */
 export class PluginHost {
   readonly #deps: PluginHostDeps;
@@ -185,20 +110,23 @@ export class PluginHost {
     this.#deps = deps;
   }
 
-  /** `sections` are validated config sections keyed by plugin name (already ordered). */
+  /** `sections` are validated config sections keyed by plugin name. */
   async startAll(definitions: readonly PluginDefinition[], sections: Record<string, Record<string, unknown>>): Promise<void> {
-    for (const definition of orderByDependencies(definitions)) {
-      const slot: Slot = { definition, config: sections[definition.name] ?? {}, status: "loaded" };
-      this.#slots.push(slot);
-      const failedDependency = (definition.dependencies ?? []).find((name) => this.status(name) !== "running");
-      if (failedDependency) {
-        slot.status = "failed";
-        slot.error = `dependency "${failedDependency}" is not running`;
-        this.#deps.log.error({ plugin: definition.name, dependency: failedDependency }, "plugin not started: a dependency is not running");
-        continue;
-      }
-      await this.#start(slot);
+    for (const definition of orderByDependencies(definitions)) await this.#add(definition, sections[definition.name] ?? {});
+  }
+
+  /** A new slot, started unless a dependency is not running. */
+  async #add(definition: PluginDefinition, config: Record<string, unknown>): Promise<void> {
+    const slot: Slot = { definition, config, status: "loaded" };
+    this.#slots.push(slot);
+    const failedDependency = (definition.dependencies ?? []).find((name) => this.status(name) !== "running");
+    if (failedDependency) {
+      slot.status = "failed";
+      slot.error = `dependency "${failedDependency}" is not running`;
+      this.#deps.log.error({ plugin: definition.name, dependency: failedDependency }, "plugin not started: a dependency is not running");
+      return;
     }
+    await this.#start(slot);
   }
 
   async #start(slot: Slot): Promise<void> {
@@ -206,7 +134,7 @@ export class PluginHost {
     const log = this.#deps.log.child({ plugin: definition.name });
     const prefix = definition.routePrefix?.(config) ?? `/${definition.name}`;
     const router = new Router({ prefix });
-    const ctx = this.#context(definition.name, config, log, router);
+    const ctx = this.#context(slot, log, router);
     slot.status = "starting";
     const timeoutMs = definition.startTimeoutMs ?? this.#deps.defaultStartTimeoutMs ?? 10_000;
     const started = Promise.resolve().then(() => definition.start(ctx));
@@ -226,14 +154,22 @@ export class PluginHost {
     }
   }
 
-  #context(name: string, config: Record<string, unknown>, log: Logger, router: Router): PluginContext {
+  #context(slot: Slot, log: Logger, router: Router): PluginContext {
     const { bus, store, hooks } = this.#deps;
+    const name = slot.definition.name;
+    // Registrations of a plugin whose start failed (or timed out) or that was stopped are refused.
+    const live = <A extends unknown[]>(what: string, register: (...args: A) => () => void) => (...args: A): (() => void) => {
+      if (slot.status === "starting" || slot.status === "running") return register(...args);
+      log.warn({ status: slot.status, registration: what }, "plugin registered after its start failed or it stopped; ignored");
+      return () => {};
+    };
+    const scoped = bus.scoped(name);
     return {
       name,
-      config,
+      config: slot.config,
       hub: this.#deps.hub,
       log,
-      bus: bus.scoped(name),
+      bus: { ...scoped, on: live("bus listener", scoped.on) as ScopedBus["on"] },
       store: {
         sub: store.sub(`plugin:${name}`),
         sublevel: <V>(sub: string) => store.sub<V>(`plugin:${name}:${sub}` as `plugin:${string}`),
@@ -244,8 +180,8 @@ export class PluginHost {
       activations: this.#deps.activations,
       router,
       hooks: {
-        numberFilter: (fn) => hooks.numberFilter.register(name, fn),
-        smsFilter: (fn) => hooks.smsFilter.register(name, fn),
+        numberFilter: live("numberFilter", (fn: NumberFilter) => hooks.numberFilter.register(name, fn)),
+        smsFilter: live("smsFilter", (fn: SmsFilter) => hooks.smsFilter.register(name, fn)),
       },
       metrics: this.#deps.metrics,
     };
@@ -257,27 +193,58 @@ export class PluginHost {
     this.#deps.hooks.smsFilter.removeOwner(name);
   }
 
-  /** Reverse order; each stop isolated and bounded, listeners and hooks always removed. */
-  async stopAll(): Promise<void> {
-    const timeoutMs = this.#deps.stopTimeoutMs ?? 5_000;
-    for (const slot of [...this.#slots].reverse()) {
-      if (slot.status !== "running") continue;
-      const name = slot.definition.name;
-      try {
-        const stop = slot.instance?.stop;
-        if (stop) await withTimeout(Promise.resolve().then(() => stop.call(slot.instance)), timeoutMs, `plugin ${name} stop`);
-        this.#deps.log.info({ plugin: name }, "plugin stopped");
-      } catch (error) {
-        this.#deps.log.error({ plugin: name, err: error }, "plugin failed to stop cleanly");
-      } finally {
-        slot.status = "stopped";
-        this.#cleanup(name);
-      }
+  /** Stops one running plugin, isolated and bounded; its listeners and hooks are always removed. */
+  async #stop(slot: Slot): Promise<void> {
+    const name = slot.definition.name;
+    const wasRunning = slot.status === "running";
+    slot.status = "stopped";
+    try {
+      const stop = slot.instance?.stop;
+      if (wasRunning && stop) await withTimeout(Promise.resolve().then(() => stop.call(slot.instance)), this.#deps.stopTimeoutMs ?? 5_000, `plugin ${name} stop`);
+      if (wasRunning) this.#deps.log.info({ plugin: name }, "plugin stopped");
+    } catch (error) {
+      this.#deps.log.error({ plugin: name, err: error }, "plugin failed to stop cleanly");
+    } finally {
+      this.#cleanup(name);
     }
   }
 
-  /** Hands each running plugin its new section; returns the names that need a restart instead. */
-  async reload(sections: Record<string, Record<string, unknown>>): Promise<string[]> {
+  /** Reverse order; each stop isolated and bounded, listeners and hooks always removed. */
+  async stopAll(): Promise<void> {
+    for (const slot of [...this.#slots].reverse()) {
+      if (slot.status === "running") await this.#stop(slot);
+    }
+  }
+
+  /**
+   * A reloaded config (SIGHUP). With `enabled` (the plugins the new config
+   * enables, dependencies first), plugins no longer in it are stopped, their
+   * dependents first, and taken off the host; plugins new in it are started,
+   * in dependency order. Running plugins whose section changed get it through
+   * `reload`. Returns the names whose change needs a restart (no `reload`,
+   * or not running).
+   */
+  async reload(sections: Record<string, Record<string, unknown>>, enabled?: readonly PluginDefinition[]): Promise<string[]> {
+    if (enabled) {
+      // Gone: the plugins no longer enabled, and whatever depends on one of them (a config check refuses
+      // such a config, but a dependent must never outlive its dependency). A dependent still enabled is
+      // added again below, and fails there for want of its dependency.
+      const gone = new Set(this.#slots.map((slot) => slot.definition.name).filter((name) => !enabled.some((definition) => definition.name === name)));
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const { definition } of this.#slots) {
+          if (gone.has(definition.name) || !(definition.dependencies ?? []).some((name) => gone.has(name))) continue;
+          gone.add(definition.name);
+          grew = true;
+        }
+      }
+      for (const slot of [...this.#slots].reverse()) {
+        if (!gone.has(slot.definition.name)) continue;
+        await this.#stop(slot);
+        this.#slots.splice(this.#slots.indexOf(slot), 1);
+        this.#deps.log.info({ plugin: slot.definition.name }, "plugin stopped: the reloaded config disables it (or a plugin it needs)");
+      }
+    }
     const needRestart: string[] = [];
     for (const slot of this.#slots) {
       const next = sections[slot.definition.name];
@@ -292,6 +259,11 @@ export class PluginHost {
       } else {
         needRestart.push(slot.definition.name);
       }
+    }
+    for (const definition of enabled ?? []) {
+      if (this.#slots.some((slot) => slot.definition.name === definition.name)) continue;
+      this.#deps.log.info({ plugin: definition.name }, "plugin enabled by the reloaded config");
+      await this.#add(definition, sections[definition.name] ?? {});
     }
     return needRestart;
   }

@@ -1,15 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
-import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
-import { SimhiveError } from "../errors.ts";
-import { loadDefinitions, type JsonSchema, type PluginDefinition, type PluginResolver, pluginResolver } from "../plugins.ts";
+import { describeError, isSimhiveError, SimhiveError } from "../errors.ts";
+import type { PluginDefinition } from "../plugins.ts";
+import { applyEnvOverrides } from "./env.ts";
+import { dependencyOrder, type PluginResolver, pluginResolver } from "./plugins.ts";
 import { coreSchema } from "./schema.ts";
 import { coreSections } from "./sections.ts";
-import { applyEnvOverrides } from "./env.ts";
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+import { checkTlsFiles } from "./tls.ts";
+import { formatAjvErrors, pluginSectionSchema, validatorFor } from "./validate.ts";
+import { type Locate, parseYaml } from "./yaml.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/simhive/config.yaml";
 
@@ -35,100 +34,15 @@ export interface LoadedConfig {
   /** The file it came from (absolute). */
   file: string;
   config: HubConfig;
-  /** Definitions of the enabled plugins, in config order. */
+  /** Definitions of the enabled plugins, dependencies first. */
   plugins: PluginDefinition[];
+  /** The environment its overrides came from (a reload reads the same). */
+  env: NodeJS.ProcessEnv;
 }
 
 /** `--config`, then `SIMHIVE_CONFIG`, then /etc/simhive/config.yaml. */
 export function findConfigPath(argPath: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(argPath ?? env.SIMHIVE_CONFIG ?? DEFAULT_CONFIG_PATH);
-}
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
-addFormats(ajv);
-const validators = new WeakMap<JsonSchema, ValidateFunction>();
-
-function validatorFor(schema: JsonSchema): ValidateFunction {
-  let validate = validators.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    validators.set(schema, validate);
-  }
-  return validate;
-}
-
-/** `/plugins/onlinesim/masks/2` → `plugins.onlinesim.masks[2]` */
-export function formatPath(pointer: string, prefix = ""): string {
-  const parts = pointer
-    .split("/")
-    .slice(1)
-    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-  let path = prefix;
-  for (const part of parts) {
-    if (/^\d+$/.test(part)) path += `[${part}]`;
-    else path += path ? `.${part}` : part;
-  }
-  return path;
-}
-
-/** One line per ajv error: `path: message`. */
-export function formatAjvErrors(errors: readonly ErrorObject[] | null | undefined, prefix = ""): string[] {
-  const lines: string[] = [];
-  for (const error of errors ?? []) {
-    const at = formatPath(error.instancePath, prefix);
-    const join = (key: string) => (at ? `${at}.${key}` : key);
-    switch (error.keyword) {
-      case "additionalProperties":
-        lines.push(`${join(String(error.params.additionalProperty))}: unknown key`);
-        break;
-      case "required":
-        lines.push(`${join(String(error.params.missingProperty))}: is required`);
-        break;
-      case "enum":
-        lines.push(`${at || "(root)"}: must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`);
-        break;
-      case "if":
-        break;
-      default:
-        lines.push(`${at || "(root)"}: ${error.message ?? "is invalid"}`);
-    }
-  }
-  return [...new Set(lines)];
-}
-
-/** Line numbers of YAML nodes by config path, for error messages. */
-export type Locate = (path: string) => number | undefined;
-
-/** Parses YAML text; syntax errors are reported with line and column. */
-export function parseYaml(text: string, file: string): { data: unknown; locate: Locate } {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter });
-  if (document.errors.length > 0) {
-    const details = document.errors.map((e) => {
-      const position = e.linePos?.[0];
-      return `${position ? `line ${position.line}, column ${position.col}` : "(somewhere)"}: ${e.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`;
-    });
-    throw new SimhiveError("SIMHIVE_ERR_CONFIG", `${file}: not valid YAML`, { details });
-  }
-  const locate: Locate = (path) => {
-    const keys = path.replace(/\[(\d+)\]/g, ".$1").split(".").filter(Boolean);
-    // The deepest node that exists on the path: an unknown key's own line, else its parent's.
-    for (let depth = keys.length; depth > 0; depth--) {
-      const parentKeys = keys.slice(0, depth - 1);
-      const parent = parentKeys.length ? document.getIn(parentKeys, true) : document.contents;
-      const last = keys[depth - 1] as string;
-      if (isMap(parent)) {
-        const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === last);
-        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-        if (range) return lineCounter.linePos(range[0]).line;
-      } else {
-        const node = document.getIn([...parentKeys, /^\d+$/.test(last) ? Number(last) : last], true) as { range?: [number, number, number] } | undefined;
-        if (node?.range) return lineCounter.linePos(node.range[0]).line;
-      }
-    }
-    return undefined;
-  };
-  return { data: document.toJS() ?? {}, locate };
 }
 
 export interface LoadOptions {
@@ -162,92 +76,126 @@ export async function loadConfigFile(file: string, options: LoadOptions = {}): P
   return loadConfig(data, file, { ...options, locate });
 }
 
+/**
+ * The plugins named in the config: looked for without being imported (a
+ * disabled plugin's code never runs), and loaded once each when needed.
+ */
+function pluginCatalogue(resolver: () => PluginResolver) {
+  const loaded = new Map<string, Promise<{ definition?: PluginDefinition; problem?: string }>>();
+  const load = (name: string) => {
+    let entry = loaded.get(name);
+    if (!entry) {
+      entry = resolver()
+        .load(name)
+        .then(
+          (definition) => (definition ? { definition } : { problem: "no such plugin" }),
+          (error: unknown) => ({ problem: (isSimhiveError(error) ? error.message : describeError(error)).replace(/\s*\n\s*/g, " ") }),
+        );
+      loaded.set(name, entry);
+    }
+    return entry;
+  };
+  return {
+    has: (name: string) => resolver().has(name),
+    load,
+    sectionSchema: async (name: string) => {
+      const { definition } = await load(name);
+      return definition && pluginSectionSchema(definition);
+    },
+  };
+}
+
 export async function loadConfig(raw: unknown, file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
-  const pluginDirs = ((raw as { hub?: { pluginDirs?: unknown } }).hub?.pluginDirs ?? []) as unknown[];
-  const resolvePlugin =
-    options.resolvePlugin ??
-    pluginResolver(
-      pluginDirs.filter((d): d is string => typeof d === "string").map((d) => resolve(dirname(file), d)),
-    );
-  const problems: string[] = [];
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new SimhiveError("SIMHIVE_ERR_CONFIG", `${file}: invalid config`, { details: ["(root): must be a mapping of sections (hub, http, modems, plugins ...)"] });
   }
   const data = structuredClone(raw) as Record<string, unknown>;
+  const problems: string[] = [];
 
-  // Plugins named in the file or the environment, and their definitions (for schemas and env paths).
-  const named = new Set<string>(Object.keys((data.plugins as Record<string, unknown> | undefined) ?? {}));
+  // Plugins are looked for in hub.pluginDirs (relative to the file) as it stands once the core overrides are in.
+  let resolver = options.resolvePlugin;
+  const plugins = pluginCatalogue(() => {
+    const dirs = ((data.hub as { pluginDirs?: unknown } | undefined)?.pluginDirs ?? []) as unknown[];
+    resolver ??= pluginResolver(dirs.filter((d): d is string => typeof d === "string").map((d) => resolve(dirname(file), d)));
+    return resolver;
+  });
   const schema = coreSchema(coreSections);
-  const resolved = new Map<string, PluginDefinition>();
-  const lookup = async (name: string): Promise<PluginDefinition | undefined> => {
-    if (!resolved.has(name)) {
-      const definition = await resolvePlugin(name).catch(() => undefined);
-      if (definition) resolved.set(name, definition);
-    }
-    return resolved.get(name);
-  };
-  for (const name of named) await lookup(name);
-  const { problems: envProblems, overridden } = await applyEnvOverrides(data, env, schema, lookup);
+  const { problems: envProblems, overridden } = await applyEnvOverrides(data, env, schema, plugins);
   problems.push(...envProblems);
 
-  const validateCore = validatorFor(schema);
-  if (!validateCore(data)) problems.push(...formatAjvErrors(validateCore.errors));
+  const validateCore = validatorFor(coreSections, () => schema);
+  const coreValid = validateCore(data);
+  if (!coreValid) problems.push(...formatAjvErrors(validateCore.errors));
 
   const sections = (data.plugins ?? {}) as Record<string, Record<string, unknown>>;
-  const enabled = Object.keys(sections).filter((name) => sections[name]?.enabled === true);
-  let definitions: PluginDefinition[] = [];
-  try {
-    definitions = await loadDefinitions(enabled, async (name) => lookup(name));
-  } catch (error) {
-    problems.push(...((error as SimhiveError).details ?? [String(error)]));
+  const enabled: PluginDefinition[] = [];
+  for (const [name, section] of Object.entries(sections)) {
+    if (section?.enabled !== true) {
+      if (section?.enabled === false && !plugins.has(name)) problems.push(`plugins.${name}: no such plugin (it is disabled, but check the spelling)`);
+      continue;
+    }
+    const { definition, problem } = await plugins.load(name);
+    if (!definition) {
+      problems.push(`plugins.${name}: ${problem}`);
+      continue;
+    }
+    enabled.push(definition);
+    problems.push(...validatePluginSection(definition, section));
   }
-  for (const definition of definitions) {
-    const validatePlugin = pluginValidator(definition);
-    const section = sections[definition.name];
-    if (!validatePlugin(section)) problems.push(...formatAjvErrors(validatePlugin.errors, `plugins.${definition.name}`));
-    else problems.push(...(definition.validateConfig?.(section) ?? []));
-  }
-  for (const name of Object.keys(sections)) {
-    if (sections[name]?.enabled === false && !(await lookup(name))) problems.push(`plugins.${name}: no such plugin (it is disabled, but check the spelling)`);
+  const { ordered, problems: dependencyProblems } = dependencyOrder(enabled);
+  problems.push(...dependencyProblems);
+
+  const config = data as unknown as HubConfig;
+  if (coreValid) {
+    // Paths in the file are relative to the file, not to wherever simhive was started (/ under systemd).
+    config.hub.dataDir = resolve(dirname(file), config.hub.dataDir);
+    if (config.http.tls) {
+      config.http.tls = { cert: resolve(dirname(file), config.http.tls.cert), key: resolve(dirname(file), config.http.tls.key) };
+      problems.push(...(await checkTlsFiles(config.http.tls)).problems);
+    }
   }
 
   if (problems.length > 0) {
-    const name = basename(file);
-    const located = problems.map((problem) => {
-      const path = problem.split(": ")[0] ?? "";
-      if (path.startsWith("SIMHIVE_")) return `environment: ${problem}`;
-      const fromEnv = [...overridden].find(([prefix]) => path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`));
-      if (fromEnv) return `environment ${fromEnv[1]}: ${problem}`;
-      const line = options.locate?.(path);
-      return line === undefined ? `${name}: ${problem}` : `${name}:${line}: ${problem}`;
-    });
+    const located = problems.map((problem) => whereFrom(problem, basename(file), options.locate, overridden));
     throw new SimhiveError("SIMHIVE_ERR_CONFIG", `${file}: ${problems.length} problem${problems.length > 1 ? "s" : ""} in the config`, { details: located });
   }
-  const config = data as unknown as HubConfig;
-  // Paths in the file are relative to the file, not to wherever simhive was started.
-  config.hub.dataDir = resolve(dirname(file), config.hub.dataDir);
-  return { file, config, plugins: definitions };
+  return { file, config, plugins: ordered, env };
 }
 
-/** A plugin's schema as its section is checked: its own keys plus `enabled`, unknown keys refused. */
-export function pluginSectionSchema(definition: PluginDefinition): JsonSchema {
-  return {
-    ...definition.configSchema,
-    type: "object",
-    additionalProperties: (definition.configSchema.additionalProperties as boolean | undefined) ?? false,
-    properties: { ...((definition.configSchema.properties as object | undefined) ?? {}), enabled: { type: "boolean" } },
-  };
-}
-
-const pluginValidators = new WeakMap<PluginDefinition, ValidateFunction>();
-function pluginValidator(definition: PluginDefinition): ValidateFunction {
-  let validate = pluginValidators.get(definition);
-  if (!validate) {
-    validate = ajv.compile(pluginSectionSchema(definition));
-    pluginValidators.set(definition, validate);
+/** The section against the plugin's schema (defaults applied), then the plugin's own checks. */
+function validatePluginSection(definition: PluginDefinition, section: Record<string, unknown>): string[] {
+  let validate;
+  try {
+    validate = validatorFor(definition, () => pluginSectionSchema(definition));
+  } catch (error) {
+    return [`plugins.${definition.name}: invalid configSchema: ${describeError(error)}`];
   }
-  return validate;
+  if (!validate(section)) return formatAjvErrors(validate.errors, `plugins.${definition.name}`);
+  return definition.validateConfig?.(section) ?? [];
+}
+
+/**
+ * Puts where a problem comes from in front of it: `config.yaml:7: ...`, or
+ * `environment SIMHIVE_HTTP_PORT: ...` when the path (or a section above it)
+ * was set by a variable. A key that is missing where a variable made or
+ * changed its section (SIMHIVE_PLUGINS_X_ENABLED=true, and X's required key
+ * is absent) names the variable too.
+ */
+function whereFrom(problem: string, fileName: string, locate: Locate | undefined, overridden: ReadonlyMap<string, string>): string {
+  const path = problem.split(": ")[0] ?? "";
+  if (path.startsWith("SIMHIVE_")) return `environment: ${problem}`;
+  const under = (prefix: string) => [...overridden].filter(([p]) => p.startsWith(`${prefix}.`) || p.startsWith(`${prefix}[`)).map(([, name]) => name);
+  const own = [...overridden].find(([p]) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+  if (own) return `environment ${own[1]}: ${problem}`;
+  const spot = locate?.(path);
+  const inFile = spot === undefined ? fileName : `${fileName}:${spot.line}`;
+  if (spot?.exact) return `${inFile}: ${problem}`;
+  const parent = path.replace(/(\.[^.[]+|\[\d+\])$/, "");
+  const variables = [under(path), parent === path ? [] : under(parent)].find((names) => names.length > 0);
+  if (!variables) return `${inFile}: ${problem}`;
+  const sectionInFile = parent !== path && locate?.(parent)?.exact === true;
+  return `${sectionInFile ? `${inFile}, ` : ""}environment ${variables.join(", ")}: ${problem}`;
 }
 
 /** The full message of a config error, one problem a line, for a terminal or a log. */

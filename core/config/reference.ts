@@ -1,5 +1,6 @@
-import { type JsonSchema, type PluginDefinition, resolveBuiltinPlugin } from "../plugins.ts";
-import { pluginSectionSchema } from "./load.ts";
+import type { JsonSchema, PluginDefinition } from "../plugins.ts";
+import { resolveBuiltinPlugin } from "./plugins.ts";
+import { pluginSectionSchema } from "./validate.ts";
 import { coreSchema } from "./schema.ts";
 import { coreSections } from "./sections.ts";
 
@@ -80,7 +81,7 @@ export async function builtinPlugins(): Promise<PluginDefinition[]> {
   if (!existsSync(dir)) return [];
   const definitions: PluginDefinition[] = [];
   for (const name of readdirSync(dir).sort()) {
-    const definition = await resolveBuiltinPlugin(name);
+    const definition = await resolveBuiltinPlugin.load(name);
     if (definition) definitions.push(definition);
   }
   return definitions;

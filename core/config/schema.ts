@@ -1,6 +1,18 @@
 import { hostname } from "node:os";
 import type { JsonSchema } from "../plugins.ts";
 
+/** setTimeout and setInterval take at most 2^31-1 ms; a longer delay fires after 1 ms (Node's TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The largest value of a timer key counted in units of `unitMs` (1000 for
+ * seconds, 60_000 for minutes): the schema's `maximum` for every key that
+ * ends up in a timer, so a config cannot overflow it.
+ */
+export function timerMaximum(unitMs: number): number {
+  return Math.floor(MAX_TIMER_MS / unitMs);
+}
+
 /** The core sections of the config file. Plugins' sections are checked against their own schemas. */
 export function coreSchema(sections: { modems: JsonSchema; activations: JsonSchema }): JsonSchema {
   return {
@@ -27,7 +39,7 @@ export function coreSchema(sections: { modems: JsonSchema; activations: JsonSche
             default: 90,
             description: "Messages and closed activations older than this are pruned in the background.",
           },
-          pruneIntervalMinutes: { type: "number", exclusiveMinimum: 0, default: 360, description: "How often retention runs." },
+          pruneIntervalMinutes: { type: "number", exclusiveMinimum: 0, maximum: timerMaximum(60_000), default: 360, description: "How often retention runs." },
           pluginDirs: {
             type: "array",
             items: { type: "string", minLength: 1 },
@@ -37,6 +49,7 @@ export function coreSchema(sections: { modems: JsonSchema; activations: JsonSche
           shutdownTimeoutSeconds: {
             type: "number",
             exclusiveMinimum: 0,
+            maximum: timerMaximum(1000),
             default: 5,
             description: "SIGTERM: time to finish in-flight requests and stop before exiting anyway.",
           },
@@ -51,7 +64,7 @@ export function coreSchema(sections: { modems: JsonSchema; activations: JsonSche
           host: { type: "string", default: "0.0.0.0", description: "Address to listen on." },
           port: { type: "integer", minimum: 0, maximum: 65535, default: 8080, description: "Port to listen on (0 = any free port)." },
           bodyLimitBytes: { type: "integer", minimum: 1024, default: 1048576, description: "Largest accepted request body, after gzip decoding; larger gets 413." },
-          requestTimeoutSeconds: { type: "number", exclusiveMinimum: 0, default: 10, description: "A request still running after this is cut off." },
+          requestTimeoutSeconds: { type: "number", exclusiveMinimum: 0, maximum: timerMaximum(1000), default: 10, description: "A request still running after this is cut off." },
           trustProxy: { type: "boolean", default: false, description: "Take the client address from X-Forwarded-For (behind a reverse proxy)." },
           tls: {
             type: "object",

@@ -4,6 +4,7 @@ import type Router from "@koa/router";
 import Koa from "koa";
 import compress from "koa-compress";
 import type { Registry } from "prom-client";
+import { isSimhiveError, withTimeout } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HttpMetrics } from "../metrics.ts";
 
@@ -55,19 +56,21 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.state.requestId = requestId;
     ctx.set("X-Request-Id", requestId);
     try {
-      await withDeadline(next(), deps.requestTimeoutMs);
+      await withTimeout(next(), deps.requestTimeoutMs, "request");
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { status: "ERROR", error: "NOT_FOUND", message: "no such route" };
       }
     } catch (error) {
-      const err = error as { status?: number; statusCode?: number; expose?: boolean; message?: string; code?: string };
-      const status = err.status ?? err.statusCode ?? 500;
+      const err = error as { status?: number; statusCode?: number; expose?: boolean; message?: string };
+      // The request's deadline passed (withTimeout): the hub is busy, not broken.
+      const timedOut = isSimhiveError(error, "SIMHIVE_ERR_TIMEOUT");
+      const status = timedOut ? 503 : (err.status ?? err.statusCode ?? 500);
       const safeStatus = status >= 400 && status < 600 ? status : 500;
       ctx.status = safeStatus;
       ctx.body = {
         status: "ERROR",
-        error: err.code === "SIMHIVE_ERR_TIMEOUT" ? "TIMEOUT" : (ERROR_CODES[safeStatus] ?? "ERROR"),
+        error: timedOut ? "TIMEOUT" : (ERROR_CODES[safeStatus] ?? "ERROR"),
         ...(safeStatus < 500 && err.expose !== false && err.message ? { message: err.message } : {}),
       };
       if (safeStatus >= 500) deps.log.error({ err: error, requestId }, "request failed");
@@ -139,16 +142,4 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   });
 
   return app;
-}
-
-async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error("request took too long"), { status: 503, code: "SIMHIVE_ERR_TIMEOUT", expose: false })), ms);
-  });
-  try {
-    await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,30 +1,27 @@
-import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type Koa from "koa";
+import { readTlsFiles, type TlsFiles } from "../config/tls.ts";
 
 export interface ListenOptions {
   host: string;
   port: number;
-  tls?: { cert: string; key: string };
+  tls?: TlsFiles;
   requestTimeoutMs: number;
 }
 
 /** An HTTP(S) server for the app that can stop gracefully and reload its certificate. */
 export class HttpServer {
   readonly #server: Server | HttpsServer;
-  readonly #tls?: { cert: string; key: string };
 
-  private constructor(server: Server | HttpsServer, tls?: { cert: string; key: string }) {
+  private constructor(server: Server | HttpsServer) {
     this.#server = server;
-    this.#tls = tls;
   }
 
+  /** Listens; with `tls`, over HTTPS (a file that does not serve is SIMHIVE_ERR_CONFIG naming http.tls.cert or .key and the file). */
   static async listen(app: Koa, options: ListenOptions): Promise<HttpServer> {
-    const server = options.tls
-      ? createHttpsServer({ cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) }, app.callback())
-      : createHttpServer(app.callback());
+    const server = options.tls ? createHttpsServer(await readTlsFiles(options.tls), app.callback()) : createHttpServer(app.callback());
     // Slow-loris guard: a request's headers and body must arrive within the deadline.
     server.requestTimeout = options.requestTimeoutMs + 5_000;
     server.headersTimeout = Math.min(server.requestTimeout, 20_000);
@@ -36,17 +33,17 @@ export class HttpServer {
         resolve();
       });
     });
-    return new HttpServer(server, options.tls);
+    return new HttpServer(server);
   }
 
   get port(): number {
     return (this.#server.address() as AddressInfo).port;
   }
 
-  /** Re-reads the certificate and key (SIGHUP); new connections use them. */
-  async reloadTls(): Promise<void> {
-    if (!this.#tls || !("setSecureContext" in this.#server)) return;
-    this.#server.setSecureContext({ cert: await readFile(this.#tls.cert), key: await readFile(this.#tls.key) });
+  /** Reads the certificate and key again (SIGHUP), from the files the config now names; new connections use them. */
+  async reloadTls(tls: TlsFiles): Promise<void> {
+    if (!("setSecureContext" in this.#server)) return;
+    this.#server.setSecureContext(await readTlsFiles(tls));
   }
 
   /**

@@ -66,17 +66,7 @@ export class MessageRepository {
   }
 
   /** Retention: delete routed messages received before `cutoff`. Pending ones stay. */
-  async prune(cutoff: number): Promise<number> {
-    const upper = MessageRepository.messageId(cutoff, "");
-    const ops: BatchOp[] = [];
-    let removed = 0;
-    for await (const [messageId, message] of this.messages.iterator({ lt: upper })) {
-      if (message.route?.state === "pending") continue;
-      ops.push({ type: "del", sublevel: this.messages, key: messageId });
-      removed++;
-      if (ops.length >= 500) await this.#store.batch(ops.splice(0));
-    }
-    await this.#store.batch(ops);
-    return removed;
+  prune(cutoff: number): Promise<number> {
+    return this.#store.deleteWhere(this.messages, { lt: MessageRepository.messageId(cutoff, "") }, (message) => message.route?.state !== "pending");
   }
 }

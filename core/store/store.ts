@@ -31,6 +31,17 @@ export type CoreSublevel = (typeof CORE_SUBLEVELS)[number];
 
 export type Pruner = (cutoff: number) => Promise<number>;
 
+/** A key range of a sublevel, as LevelDB iterators take it. */
+export interface KeyRange {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+}
+
+/** How many deletes go into one synced batch when a range is cleared (retention). */
+const DELETE_BATCH = 500;
+
 /**
  * The hub's state: one LevelDB in `hub.dataDir`, JSON values, sublevels per
  * concern. Every write a partner depends on goes through `batch`, which is
@@ -100,6 +111,25 @@ export class Store {
 
   async put(sublevel: Sublevel<any>, key: string, value: unknown): Promise<void> {
     await this.batch([{ type: "put", sublevel, key, value }]);
+  }
+
+  /**
+   * Deletes the records of `range` in `sublevel` that `select(value, key)`
+   * picks, in synced batches of 500 (retention: a large store is not read
+   * into one batch); returns how many. `select` runs in key order and may
+   * note what it picks (it is called once per record).
+   */
+  async deleteWhere<V>(sublevel: Sublevel<V>, range: KeyRange, select: (value: V, key: string) => boolean): Promise<number> {
+    const ops: BatchOp[] = [];
+    let removed = 0;
+    for await (const [key, value] of sublevel.iterator(range)) {
+      if (!select(value, key)) continue;
+      ops.push({ type: "del", sublevel, key });
+      removed++;
+      if (ops.length >= DELETE_BATCH) await this.batch(ops.splice(0));
+    }
+    await this.batch(ops);
+    return removed;
   }
 
   /** Retention: `fn(cutoffMs)` deletes what is older than the cutoff and returns how many. */

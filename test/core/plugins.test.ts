@@ -3,6 +3,9 @@ import { after, describe, it } from "node:test";
 import { isSimhiveError } from "../../core/errors.ts";
 import type { PluginDefinition } from "../../core/plugins.ts";
 import { capturingLogger, startTestHub, type TestHub } from "../helpers/hub.ts";
+import { waitFor } from "../helpers/process.ts";
+
+const FIXTURE_PLUGINS = new URL("../fixtures/plugins/", import.meta.url).pathname;
 
 function recorder() {
   const events: string[] = [];
@@ -37,19 +40,27 @@ describe("plugin host", () => {
     assert.deepEqual(events, ["start b", "start a", "start c", "stop c", "stop a", "stop b"]);
   });
 
-  it("loads only enabled plugins", async () => {
+  it("loads only enabled plugins: a disabled one is neither started nor imported (its module throws when imported)", async () => {
     const { events, plugin } = recorder();
-    const hub = await startTestHub({ config: { plugins: { a: { enabled: true }, b: { enabled: false } } }, plugins: [plugin("a"), plugin("b")] });
+    const hub = await startTestHub({
+      config: { hub: { pluginDirs: [FIXTURE_PLUGINS] }, plugins: { a: { enabled: true }, b: { enabled: false }, "import-throws": { enabled: false } } },
+      plugins: [plugin("a"), plugin("b")],
+    });
     hubs.push(hub);
     assert.deepEqual(events, ["start a"]);
+    assert.deepEqual(
+      hub.hub.plugins.list().map((p) => p.name),
+      ["a"],
+    );
   });
 
-  it("refuses to start when a dependency is not enabled, naming both", async () => {
-    const { plugin } = recorder();
+  it("refuses, as a config error before anything starts, a plugin whose dependency is not enabled, naming both", async () => {
+    const { events, plugin } = recorder();
     await assert.rejects(
       startTestHub({ config: enable("a"), plugins: [plugin("a", { dependencies: ["missing"] })] }),
-      (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_PLUGIN_DEPENDENCY") && /plugins\.a: needs plugin "missing"/.test(error.message),
+      (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_CONFIG") && error.details.some((line) => /^test\.yaml:\d+: plugins\.a: needs plugin "missing", which is not enabled$/.test(line)),
     );
+    assert.deepEqual(events, []);
   });
 
   it("isolates a plugin whose start throws: logged by name, its dependents left stopped, the others run", async () => {
@@ -87,6 +98,35 @@ describe("plugin host", () => {
     assert.equal(hub.hub.plugins.status("hangs"), "failed");
     assert.match(hub.hub.plugins.list().find((p) => p.name === "hangs")?.error ?? "", /did not finish within 200 ms/);
     assert.equal(hub.hub.plugins.status("fine"), "running");
+  });
+
+  it("refuses hooks and listeners from a start that finishes after its timeout, and stops it", async () => {
+    const { events, plugin } = recorder();
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let registered: (result: unknown[]) => void = () => {};
+    const lateRegistrations = new Promise<unknown[]>((resolve) => (registered = resolve));
+    const late = plugin("late", {
+      startTimeoutMs: 100,
+      async start(ctx) {
+        await released;
+        const results = [ctx.hooks.numberFilter(() => false), ctx.hooks.smsFilter(() => ({ action: "drop", reason: "late" })), ctx.bus.on("config.reloaded", () => {})];
+        registered(results);
+        return { stop: () => void events.push("stop late") };
+      },
+    });
+    const hub = await startTestHub({ config: enable("late"), plugins: [late] });
+    hubs.push(hub);
+    assert.equal(hub.hub.plugins.status("late"), "failed");
+    release();
+    const results = await lateRegistrations;
+    assert.ok(results.every((unregister) => typeof unregister === "function"), "the plugin's calls still return an unregister function");
+    assert.equal(hub.hub.hooks.numberFilter.size, 0, "no numberFilter from a failed plugin");
+    assert.equal(hub.hub.hooks.smsFilter.size, 0, "no smsFilter from a failed plugin");
+    assert.equal(hub.hub.bus.listenerCount("config.reloaded", "late"), 0);
+    const candidate = { msisdn: "79281234567", iccid: "1", imei: "1", country: "russia", operator: "mts" };
+    assert.equal(hub.hub.hooks.numberFilter.allows(candidate, { marketplace: "m", service: "vk", exceptionPrefixes: [] }), true);
+    await waitFor("the late start's stop", async () => (events.includes("stop late") ? true : undefined));
   });
 
   it("calls every stop even when one throws, and removes the plugins' listeners and hooks", async () => {
@@ -130,8 +170,10 @@ describe("plugin host", () => {
     assert.ok(lines.some((l) => l.owner === "thrower" && l.msg === "event listener failed"));
   });
 
-  it("hooks: every numberFilter must allow, a throwing hook denies; smsFilter's first non-forward wins, a throw holds", async () => {
+  it("hooks: every numberFilter must allow, a throwing hook denies; smsFilter's first non-forward wins, a throw holds; throws are logged", async () => {
+    const { log, lines } = capturingLogger();
     const hub = await startTestHub({
+      log,
       config: enable("allow", "deny-7908"),
       plugins: [
         { name: "allow", configSchema: {}, start: (ctx) => void ctx.hooks.numberFilter(() => true) },
@@ -160,5 +202,45 @@ describe("plugin host", () => {
     assert.deepEqual(smsFilter.decide(sms("VK"), activation), { action: "forward" });
     assert.deepEqual(smsFilter.decide(sms("spam"), activation), { action: "drop", reason: "spam" });
     assert.deepEqual(smsFilter.decide(sms("throw"), activation), { action: "hold", reason: "hook-error:deny-7908" });
+    const logged = lines.filter((l) => l.level === "error" && l.owner === "deny-7908").map((l) => [l.hook, l.msg, (l.err as { message?: string } | undefined)?.message]);
+    assert.deepEqual(logged, [
+      ["numberFilter", "hook threw; counted as deny", "bad"],
+      ["smsFilter", "hook threw; the SMS is held", "x"],
+    ]);
+  });
+
+  it("logs a hook that keeps throwing once, again after it recovered, and counts every failure", async () => {
+    const { log, lines } = capturingLogger();
+    let broken = true;
+    const hub = await startTestHub({
+      log,
+      config: enable("flaky"),
+      plugins: [
+        {
+          name: "flaky",
+          configSchema: {},
+          start: (ctx) =>
+            void ctx.hooks.numberFilter(() => {
+              if (broken) throw new Error("flaky hook");
+              return true;
+            }),
+        },
+      ],
+    });
+    hubs.push(hub);
+    const { numberFilter } = hub.hub.hooks;
+    const request = { marketplace: "m", service: "vk", exceptionPrefixes: [] };
+    // One GET_SERVICES: every number × service.
+    for (let i = 0; i < 300; i++) assert.equal(numberFilter.allows({ msisdn: `7928${i}`, iccid: "1", imei: "1", country: "russia", operator: "mts" }, request), false);
+    const failures = () => lines.filter((l) => l.owner === "flaky" && l.msg === "hook threw; counted as deny");
+    assert.equal(failures().length, 1, "one line, not one per number");
+    broken = false;
+    assert.equal(numberFilter.allows({ msisdn: "79280", iccid: "1", imei: "1", country: "russia", operator: "mts" }, request), true);
+    assert.ok(lines.some((l) => l.owner === "flaky" && l.msg === "hook works again" && l.failures === 300));
+    broken = true;
+    numberFilter.allows({ msisdn: "79280", iccid: "1", imei: "1", country: "russia", operator: "mts" }, request);
+    assert.equal(failures().length, 2, "logged again once it failed after recovering");
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    assert.match(metrics, /^simhive_hook_failures_total\{hook="numberFilter",owner="flaky"\} 301$/m);
   });
 });

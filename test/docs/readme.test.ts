@@ -20,6 +20,15 @@ describe("README", () => {
     for (const plugin of await builtinPlugins()) assert.ok(readme.includes(`#### plugins.${plugin.name}`), plugin.name);
   });
 
+  it("names every section of the config as the prefixes environment overrides take", async () => {
+    const readme = await readFile(new URL("README.md", ROOT), "utf8");
+    const { coreSchema } = await import("../../core/config/schema.ts");
+    const { coreSections } = await import("../../core/config/sections.ts");
+    const sections = Object.keys(coreSchema(coreSections).properties as object).map((key) => `\`${key.toUpperCase()}\``);
+    const listed = /names a section of the config \(([^)]*)\)/.exec(readme.replace(/\s+/g, " "))?.[1];
+    assert.equal(listed, sections.join(", "));
+  });
+
   it("quickstart: its two commands are scripts of package.json and the dev config passes `simhive check`", async () => {
     const readme = await readFile(new URL("README.md", ROOT), "utf8");
     const pkg = JSON.parse(await readFile(new URL("package.json", ROOT), "utf8")) as { scripts: Record<string, string> };

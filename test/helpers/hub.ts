@@ -1,17 +1,25 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { loadConfig } from "../../core/config/load.ts";
+import { loadConfigFile } from "../../core/config/load.ts";
 import { Hub, type HubOptions } from "../../core/hub.ts";
 import { createLogger, silentLogger, type Logger } from "../../core/log.ts";
-import { type PluginDefinition, resolveBuiltinPlugin } from "../../core/plugins.ts";
+import { pluginResolver, staticResolver } from "../../core/config/plugins.ts";
+import type { PluginDefinition } from "../../core/plugins.ts";
+
+/** Config sections as a test writes them (as in the YAML file). */
+export type RawConfig = Record<string, any>;
 
 export interface TestHub {
   hub: Hub;
   /** http://127.0.0.1:<port> */
   url: string;
   dataDir: string;
+  /** The config file the hub was started from (<dataDir>/test.yaml). */
+  file: string;
+  /** Writes `config` (as `TestHubOptions.config`) to the file and reloads it, as on SIGHUP. */
+  reconfigure(config: RawConfig): ReturnType<Hub["reload"]>;
   /** Stops the hub; the data directory stays until `cleanup`. */
   stop(): Promise<void>;
   /** Starts a new hub on the same data directory and config (a restart). */
@@ -22,8 +30,8 @@ export interface TestHub {
 
 export interface TestHubOptions {
   /** Raw config sections (as in the YAML file); hub.dataDir and http are filled in. */
-  config?: Record<string, any>;
-  /** Plugin definitions that are not under plugins/ (test plugins), found before the built-in ones. */
+  config?: RawConfig;
+  /** Plugin definitions that are not under plugins/ (test plugins), found before the built-in ones and hub.pluginDirs' (absolute paths). */
   plugins?: PluginDefinition[];
   dataDir?: string;
   log?: Logger;
@@ -53,21 +61,35 @@ export function testLogger(): Logger {
   return process.env.SIMHIVE_TEST_LOG === "1" ? createLogger({ level: "debug", destination: process.stderr }) : silentLogger();
 }
 
-/** Starts a real hub: LevelDB in a temp dir, HTTP on 127.0.0.1 and a free port. */
-export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
-  const dataDir = options.dataDir ?? (await makeTempDir());
-  const raw = structuredClone(options.config ?? {});
+/** The file's sections: `config` with hub.dataDir, an http address on 127.0.0.1 and no modem ports filled in. */
+function testConfig(config: RawConfig | undefined, dataDir: string): RawConfig {
+  const raw = structuredClone(config ?? {});
   raw.hub = { id: "test-hub", ...raw.hub, dataDir };
   raw.http = { host: "127.0.0.1", port: 0, ...raw.http };
   raw.modems = { ports: [], ...raw.modems };
-  const extra = new Map((options.plugins ?? []).map((p) => [p.name, p]));
-  const resolvePlugin = async (name: string) => extra.get(name) ?? resolveBuiltinPlugin(name);
-  const loaded = await loadConfig(raw, "test.yaml", { env: {}, resolvePlugin });
+  return raw;
+}
+
+/** Starts a real hub from a config file: LevelDB in a temp dir, HTTP on 127.0.0.1 and a free port. */
+export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
+  const dataDir = options.dataDir ?? (await makeTempDir());
+  const file = join(dataDir, "test.yaml");
+  // JSON is YAML: the hub reads the file as it would any config, and again on reload.
+  const write = (config: RawConfig | undefined) => writeFile(file, `${JSON.stringify(testConfig(config, dataDir), null, 2)}\n`);
+  await write(options.config);
+  // Test plugins first, then the built-in ones and those in the config's hub.pluginDirs.
+  const resolvePlugin = staticResolver(options.plugins ?? [], pluginResolver((options.config?.hub?.pluginDirs ?? []) as string[]));
+  const loaded = await loadConfigFile(file, { env: {}, resolvePlugin });
   const hub = await Hub.start({ loaded, log: options.log ?? testLogger(), resolvePlugin, modemOptions: options.modemOptions });
   const handle: TestHub = {
     hub,
     url: `http://127.0.0.1:${hub.port}`,
     dataDir,
+    file,
+    reconfigure: async (config) => {
+      await write(config);
+      return hub.reload();
+    },
     stop: () => hub.stop(),
     restart: async () => {
       await hub.stop();

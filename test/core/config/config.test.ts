@@ -1,49 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { promisify } from "node:util";
-import { findConfigPath, loadConfig, loadConfigFile } from "../../../core/config/load.ts";
-import { isSimhiveError, type SimhiveError } from "../../../core/errors.ts";
-import type { PluginDefinition } from "../../../core/plugins.ts";
-import { makeTempDir } from "../../helpers/hub.ts";
+import { findConfigPath, loadConfig } from "../../../core/config/load.ts";
+import { staticResolver } from "../../../core/config/plugins.ts";
+import { keyed, loadYaml } from "./helpers.ts";
 
-const run = promisify(execFile);
-const ROOT = new URL("../../../", import.meta.url).pathname;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const keyed: PluginDefinition = {
-  name: "keyed",
-  configSchema: {
-    type: "object",
-    required: ["apiKey"],
-    properties: { apiKey: { type: "string" }, retries: { type: "integer", default: 3 }, pattern: { type: "string" } },
-  },
-  validateConfig: (section: { pattern?: string }) => {
-    if (section.pattern === undefined) return [];
-    try {
-      new RegExp(section.pattern);
-      return [];
-    } catch {
-      return ["plugins.keyed.pattern: not a valid regular expression"];
-    }
-  },
-  start() {},
-};
-const resolvePlugin = async (name: string) => (name === "keyed" ? keyed : undefined);
+const resolvePlugin = staticResolver([keyed]);
 
-async function problems(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
-  const dir = await makeTempDir();
-  const file = join(dir, "config.yaml");
-  await writeFile(file, yaml);
-  try {
-    await loadConfigFile(file, { env, resolvePlugin });
-  } catch (error) {
-    assert.ok(isSimhiveError(error, "SIMHIVE_ERR_CONFIG"), `expected a config error, got ${String(error)}`);
-    return (error as SimhiveError).details as string[];
-  }
-  return [];
-}
+const problems = async (yaml: string, env: NodeJS.ProcessEnv = {}) => (await loadYaml(yaml, { env, resolvePlugin })).problems;
 
 describe("config file", () => {
   it("reports every error at once, each with file, line and path", async () => {
@@ -73,10 +38,8 @@ describe("config file", () => {
     assert.deepEqual(found, ["config.yaml:5: plugins.keyed.pattern: not a valid regular expression"]);
   });
 
-  it("reports bad YAML with line and column", async () => {
-    const found = await problems("hub:\n  id: [pi\n");
-    assert.equal(found.length, 1);
-    assert.match(found[0] as string, /^line \d+, column \d+: /);
+  it("reports bad YAML with line, column and the parser's message", async () => {
+    assert.deepEqual(await problems("hub:\n  id: [pi\n"), ["line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]"]);
   });
 
   it("does not validate the section of a disabled plugin", async () => {
@@ -96,75 +59,40 @@ describe("config file", () => {
     );
   });
 
-  it("takes SIMHIVE_<PATH> environment overrides, typed, for core and plugin keys", async () => {
-    const loaded = await loadConfig({ plugins: { keyed: { enabled: true, apiKey: "from-file" } } }, "x.yaml", {
-      env: { SIMHIVE_HTTP_PORT: "9090", SIMHIVE_PLUGINS_KEYED_APIKEY: "from-env", SIMHIVE_HUB_RETENTION_DAYS: "7", SIMHIVE_CONFIG: "/ignored" },
-      resolvePlugin,
-    });
-    assert.equal(loaded.config.http.port, 9090);
-    assert.equal(loaded.config.hub.retentionDays, 7);
-    assert.equal(loaded.config.plugins.keyed?.apiKey, "from-env");
+  it("keeps every core timer under setTimeout's limit (2^31-1 ms): the largest period passes, one more is refused", async () => {
+    for (const [section, key, unitMs] of [
+      ["hub", "pruneIntervalMinutes", 60_000],
+      ["hub", "shutdownTimeoutSeconds", 1_000],
+      ["http", "requestTimeoutSeconds", 1_000],
+    ] as const) {
+      const largest = Math.floor(MAX_TIMER_MS / unitMs);
+      assert.deepEqual(await problems(`${section}:\n  ${key}: ${largest}\n`), [], `${section}.${key}: ${largest}`);
+      assert.deepEqual(await problems(`${section}:\n  ${key}: ${largest + 1}\n`), [`config.yaml:2: ${section}.${key}: must be <= ${largest}`]);
+    }
   });
 
-  it("names the variable when an override is invalid, and ignores empty ones", async () => {
-    const found = await problems("http: { port: 8080 }\n", { SIMHIVE_HTTP_PORT: "many", SIMHIVE_HUB_ID: "" });
-    assert.deepEqual(found, ["environment SIMHIVE_HTTP_PORT: http.port: must be integer"]);
-  });
-
-  it("refuses an environment variable that names no key", async () => {
-    const found = await problems("hub: { id: a }\n", { SIMHIVE_HTTP_PROT: "1" });
-    assert.deepEqual(found, ["environment: SIMHIVE_HTTP_PROT: this environment variable names no config key"]);
+  // Timer keys of sections other engineers own: listed here, to be made to pass with timerMaximum (core/config/schema.ts).
+  it("keeps the modems', activations' and onlinesim's timers under setTimeout's limit", { todo: "owned by the modems, activations and onlinesim engineers" }, async () => {
+    const timers = [
+      "modems.sweepSeconds", "modems.multipartTimeoutSeconds", "modems.pingSeconds", "modems.rescanSeconds", "modems.commandTimeoutSeconds",
+      "modems.maxBackoffSeconds", "modems.uhubctl.timeoutSeconds", "activations.staleCheckSeconds",
+      "plugins.onlinesim.retrySeconds", "plugins.onlinesim.pushTimeoutSeconds",
+    ];
+    const unsafe: string[] = [];
+    for (const path of timers) {
+      const keys = path.split(".");
+      const value: Record<string, unknown> = { [keys.at(-1) as string]: Math.floor(MAX_TIMER_MS / 1000) + 1 };
+      const nested = keys.slice(0, -1).reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value);
+      if (path.startsWith("plugins.onlinesim.")) Object.assign(nested.plugins as object, { onlinesim: { enabled: true, apiKey: "k", pushUrl: "http://127.0.0.1:9/", ...value } });
+      const found = (await loadYaml(JSON.stringify(nested))).problems;
+      if (!found.some((line) => line.includes(`${path}: must be <=`))) unsafe.push(path);
+    }
+    assert.deepEqual(unsafe, []);
   });
 
   it("is found by --config, then SIMHIVE_CONFIG, then /etc/simhive/config.yaml", () => {
     assert.equal(findConfigPath("/a.yaml", { SIMHIVE_CONFIG: "/b.yaml" }), "/a.yaml");
     assert.equal(findConfigPath(undefined, { SIMHIVE_CONFIG: "/b.yaml" }), "/b.yaml");
     assert.equal(findConfigPath(undefined, {}), "/etc/simhive/config.yaml");
-  });
-});
-
-describe("simhive check", () => {
-  const check = async (file: string) => {
-    try {
-      const { stdout } = await run(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "check", "--config", file], { cwd: ROOT, env: { ...process.env, SIMHIVE_HTTP_PORT: "" } });
-      return { code: 0, out: stdout };
-    } catch (error) {
-      const e = error as { code: number; stderr: string };
-      return { code: e.code, out: e.stderr };
-    }
-  };
-
-  it("exits 0 on a valid config", async () => {
-    const result = await check(join(ROOT, "examples/minimal.yaml"));
-    assert.equal(result.code, 0, result.out);
-    assert.match(result.out, /config OK/);
-  });
-
-  it("exits non-zero and lists every problem with its path", async () => {
-    const dir = await makeTempDir();
-    const file = join(dir, "broken.yaml");
-    await writeFile(file, "hub:\n  dataDri: /x\nhttp:\n  port: -1\nplugins:\n  nope: { enabled: true }\n");
-    const env = { ...process.env };
-    for (const key of Object.keys(env)) if (key.startsWith("SIMHIVE_")) delete env[key];
-    const result = await (async () => {
-      try {
-        await run(process.execPath, ["--import", "tsx", join(ROOT, "core/main.ts"), "check", "--config", file], { cwd: ROOT, env });
-        return { code: 0, out: "" };
-      } catch (error) {
-        const e = error as { code: number; stderr: string };
-        return { code: e.code, out: e.stderr };
-      }
-    })();
-    assert.equal(result.code, 2);
-    assert.match(result.out, /broken\.yaml:2: hub\.dataDri: unknown key/);
-    assert.match(result.out, /broken\.yaml:4: http\.port: must be >= 0/);
-    assert.match(result.out, /broken\.yaml:6: plugins\.nope: no such plugin/);
-    assert.doesNotMatch(result.out, /at .*\.ts:\d+/, "no stack trace");
-  });
-
-  it("exits non-zero with a clear message when the file is missing", async () => {
-    const result = await check("/nonexistent/simhive.yaml");
-    assert.equal(result.code, 2);
-    assert.match(result.out, /no config file at \/nonexistent\/simhive\.yaml/);
   });
 });

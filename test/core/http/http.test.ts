@@ -141,3 +141,29 @@ describe("readiness", () => {
     await hub.cleanup();
   });
 });
+
+describe("request deadline", () => {
+  it("cuts off a request still running after http.requestTimeoutSeconds with a JSON 503", async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const hangs: PluginDefinition = {
+      name: "hangs",
+      configSchema: {},
+      start(ctx) {
+        ctx.router.get("/", async (koa) => {
+          await held;
+          koa.body = { late: true };
+        });
+      },
+    };
+    const hub = await startTestHub({ config: { plugins: { hangs: { enabled: true } }, http: { requestTimeoutSeconds: 0.2 } }, plugins: [hangs] });
+    try {
+      const res = await send(`${hub.url}/hangs`);
+      assert.equal(res.status, 503);
+      assert.deepEqual(JSON.parse(res.body.toString()), { status: "ERROR", error: "TIMEOUT" });
+    } finally {
+      release();
+      await hub.cleanup();
+    }
+  });
+});
