@@ -9,8 +9,8 @@ import { handleCommand } from "./commands.ts";
 import { configSchema, withDefaults, type MqttTelemetryConfig, type TlsConfig } from "./config.ts";
 import { Discovery } from "./discovery.ts";
 import { modemPayload, StatsCollector } from "./payloads.ts";
-import { assertPublishTopic, Publisher } from "./publisher.ts";
-import { isTopicSafeImei, topicsFor } from "./topics.ts";
+import { Publisher } from "./publisher.ts";
+import { assertPublishTopic, isTopicSafeImei, topicsFor } from "./topics.ts";
 
 /** A PEM given inline, or read from the path given. */
 function pem(value: string | undefined, what: string): Buffer | undefined {
@@ -41,6 +41,8 @@ const METRICS = {
   connected: "simhive_mqtt_connected",
   droppedEvents: "simhive_mqtt_dropped_events",
   heldTopics: "simhive_mqtt_held_retained_topics",
+  unacked: "simhive_mqtt_unacked_messages",
+  queuedEvents: "simhive_mqtt_queued_events",
 } as const;
 
 /** Gauges read at scrape time; removed on stop so a restarted plugin registers its own. */
@@ -59,6 +61,8 @@ function registerMetrics(registry: Registry, publisher: Publisher): () => void {
   gauge(METRICS.connected, "1 when mqtt-telemetry is connected to its broker", () => (publisher.connected ? 1 : 0));
   gauge(METRICS.droppedEvents, "Events mqtt-telemetry dropped while the broker was away (bounded queue full)", () => publisher.held.droppedEvents);
   gauge(METRICS.heldTopics, "Retained topics mqtt-telemetry keeps (latest value each) to replay on connect", () => publisher.held.retainedTopics);
+  gauge(METRICS.unacked, "Messages the MQTT client holds awaiting the broker's acknowledgement", () => publisher.held.unacked);
+  gauge(METRICS.queuedEvents, "Events mqtt-telemetry keeps (bounded) until the broker takes them", () => publisher.held.events);
   return () => {
     for (const name of Object.values(METRICS)) registry.removeSingleMetric(name);
   };
@@ -88,7 +92,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
       .catch((error: unknown) => log.warn({ err: error }, "stats not published"));
   };
 
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const onMessage = (topic: string, payload: Buffer, _retained: boolean): void => {
     if (discovery && topic === topics.haStatus) {
       if (payload.toString("utf8").trim() === "online") {
         log.info("Home Assistant is online; republishing discovery and states");
@@ -110,6 +114,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
     clientOptions: clientOptions(config, ctx.hub.id),
     statusTopic: topics.status,
     reconnectMaxMs: config.reconnectMaxSeconds * 1000,
+    refusedRetryMs: 600_000,
     log,
     onConnect: publishStats,
     onMessage,

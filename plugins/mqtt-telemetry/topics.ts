@@ -50,3 +50,15 @@ export function topicsFor(baseTopic: string, hubId: string, haPrefix: string): T
 export function isTopicSafeImei(imei: string | undefined): imei is string {
   return typeof imei === "string" && /^[0-9A-Za-z_-]{1,32}$/.test(imei);
 }
+
+export class TopicError extends Error {
+  readonly code = "SIMHIVE_ERR_MQTT_TOPIC";
+}
+
+/** Throws on a topic a publisher must never use: wildcards, empty levels, control characters. */
+export function assertPublishTopic(topic: string): void {
+  const hasControl = [...topic].some((char) => char.charCodeAt(0) < 0x20);
+  if (topic.length === 0 || hasControl || /[#+]/.test(topic) || topic.split("/").some((level) => level.length === 0)) {
+    throw new TopicError(`refusing to publish on ${JSON.stringify(topic)}: wildcards, empty levels and control characters are not allowed`);
+  }
+}
