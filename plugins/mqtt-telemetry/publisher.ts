@@ -23,8 +23,6 @@ export interface PublisherOptions {
   onConnect?: () => void;
   /** `retained`: the broker sent it from its retained store (on subscribe), not live. */
   onMessage?: (topic: string, payload: Buffer, retained: boolean) => void;
-  /** Called with true when the broker refuses the credentials, with false when it accepts them again. */
-  onRefused?: (refused: boolean) => void;
   /** Runs `run` after `delayMs` and returns a cancel; default an unref'd setTimeout (tests pass their own to see the waits). */
   schedule?: (run: () => void, delayMs: number) => () => void;
 }
@@ -128,14 +126,16 @@ export class Publisher {
     this.#reconnect();
   }
 
-  /** New connection settings (a config reload): the current connection is closed and a new one made at once. */
-  reconfigure(settings: Pick<PublisherOptions, "url" | "clientOptions" | "reconnectMaxMs" | "refusedRetryMs">): void {
+  /**
+   * New settings (a config reload). With a new url or client options the
+   * current connection is closed and a new one made at once; retry times
+   * apply from the next wait.
+   */
+  reconfigure(settings: Partial<Pick<PublisherOptions, "url" | "clientOptions" | "reconnectMaxMs" | "refusedRetryMs">>): void {
     Object.assign(this.#options, settings);
+    if (!("url" in settings || "clientOptions" in settings)) return;
     this.#attempt = 0;
-    if (this.#refusedCode !== undefined) {
-      this.#refusedCode = undefined;
-      this.#options.onRefused?.(false);
-    }
+    this.#refusedCode = undefined; // new credentials get a fresh start (and an error of their own if refused)
     this.#cancelRetry?.();
     this.#cancelRetry = undefined;
     const old = this.#client;
@@ -200,7 +200,6 @@ export class Publisher {
           { code, url: redactUrl(this.#options.url), keys: ["plugins.mqtt-telemetry.username", "plugins.mqtt-telemetry.password"], retryInSeconds },
           `MQTT broker refused the credentials: check plugins.mqtt-telemetry.username and plugins.mqtt-telemetry.password; retrying every ${retryInSeconds} s and on a config reload (SIGHUP)`,
         );
-        this.#options.onRefused?.(true);
       } else {
         this.#options.log.warn({ code, retryInSeconds }, "MQTT broker still refuses the credentials");
       }
@@ -215,7 +214,6 @@ export class Publisher {
     if (this.#refusedCode !== undefined) {
       this.#refusedCode = undefined;
       this.#options.log.info("MQTT broker accepted the credentials");
-      this.#options.onRefused?.(false);
     }
     this.#options.log.info({ url: redactUrl(this.#options.url) }, "MQTT connected");
     if (this.#subscriptions.size > 0) client.subscribe([...this.#subscriptions], { qos: 1 });
