@@ -26,6 +26,8 @@ export interface MqttTelemetryConfig {
   reconnectMaxSeconds: number;
   /** The wait between attempts while the broker refuses the credentials (a config reload retries at once). */
   refusedRetrySeconds: number;
+  /** After the hub started, how long before retained topics of modems it has not found are cleared. */
+  staleAfterSeconds: number;
 }
 
 /** A topic level without wildcards, separators or control characters. */
@@ -66,6 +68,13 @@ export const configSchema: JsonSchema = {
       default: 600,
       description: "While the broker refuses the credentials (a configuration error), try again only this often; a config reload (SIGHUP) tries at once",
     },
+    staleAfterSeconds: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86_400,
+      default: 120,
+      description: "This long after the hub started, the retained state and Home Assistant configs of modems it has not found (gone while it was down) are cleared; like modems.absentSeconds",
+    },
   },
 };
 
@@ -82,5 +91,6 @@ export function withDefaults(section: Partial<MqttTelemetryConfig> & { url: stri
     keepaliveSeconds: section.keepaliveSeconds ?? 30,
     reconnectMaxSeconds: section.reconnectMaxSeconds ?? 60,
     refusedRetrySeconds: section.refusedRetrySeconds ?? 600,
+    staleAfterSeconds: section.staleAfterSeconds ?? 120,
   };
 }

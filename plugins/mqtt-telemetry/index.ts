@@ -9,6 +9,7 @@ import { Discovery } from "./discovery.ts";
 import { registerMetrics } from "./metrics.ts";
 import { modemPayload, StatsCollector } from "./payloads.ts";
 import { Publisher } from "./publisher.ts";
+import { StaleTopics } from "./stale.ts";
 import { assertPublishTopic, isTopicSafeImei, topicsFor } from "./topics.ts";
 
 type EventPayload = Record<string, unknown> & { event: string };
@@ -41,7 +42,21 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
       .catch((error: unknown) => log.warn({ err: error }, "stats not published"));
   };
 
-  const onMessage = (topic: string, payload: Buffer, _retained: boolean): void => {
+  const stale = new StaleTopics({
+    // A modem's state stays while the hub knows the modem; a discovery config while it is published.
+    isCurrent: (topic) => {
+      const own = topics.ownRetained(topic);
+      return publisher.holds(topic) || (own?.kind === "modem" && (lastKnown.has(own.imei) || ctx.modems.get(own.imei) !== undefined));
+    },
+    clear: (topic) => publisher.retain(topic, ""),
+    log,
+  });
+
+  const onMessage = (topic: string, payload: Buffer, retained: boolean): void => {
+    if (topics.ownRetained(topic)) {
+      stale.seen(topic, payload, retained);
+      return;
+    }
     if (discovery && topic === topics.haStatus) {
       if (payload.toString("utf8").trim() === "online") {
         log.info("Home Assistant is online; republishing discovery and states");
@@ -129,6 +144,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
     throw new SimhiveError("SIMHIVE_ERR_CONFIG", `plugins.mqtt-telemetry.url: cannot connect to ${config.url}: ${(error as Error).message}`, { cause: error });
   }
   if (config.commands) publisher.subscribe(topics.modemSetFilter);
+  for (const filter of topics.ownRetainedFilters) publisher.subscribe(filter);
   if (discovery) {
     publisher.subscribe(topics.haStatus);
     for (const message of discovery.hubMessages()) publisher.retain(message.topic, JSON.stringify(message.config));
@@ -152,6 +168,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
   ctx.bus.on("push.gaveUp", ({ marketplace, activationId, messageId, reason, attempts }) => {
     event({ event: "push.gaveUp", marketplace, activationId, messageId, reason, attempts });
   });
+  ctx.bus.on("hub.started", () => stale.hubStarted(config.staleAfterSeconds * 1000));
   // SIGHUP: the operator may have fixed the broker's side (its password file) without touching ours.
   ctx.bus.on("config.reloaded", () => {
     if (publisher.refused) publisher.retryNow();
@@ -162,7 +179,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
   const unregisterMetrics = registerMetrics(ctx.metrics, publisher);
 
   return {
-    /** Connection settings, retry times, statsSeconds and includeText apply at once; the topic keys need a restart. */
+    /** Connection settings, retry times, statsSeconds, staleAfterSeconds and includeText apply at once; the topic keys need a restart. */
     reload(section: MqttTelemetryConfig) {
       const next = withDefaults(section);
       const fixed = changedKeys(RESTART_KEYS, config, next);
@@ -182,6 +199,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
     },
     async stop() {
       clearInterval(timer);
+      stale.stop();
       unregisterMetrics();
       ctx.bus.removeAll();
       await publisher.stop();

@@ -307,6 +307,20 @@ export class Watcher {
   }
 }
 
+/**
+ * What the broker retains now under `filters` (empty payloads left out), as a
+ * subscriber that comes late sees it: `syncTopic` must match one of the filters.
+ */
+export async function retainedNow(url: string, filters: string[], syncTopic: string): Promise<Received[]> {
+  const late = await Watcher.open(url, filters);
+  try {
+    await late.sync(syncTopic);
+    return late.messages.filter((m) => m.retain && m.payload.length > 0);
+  } finally {
+    await late.close();
+  }
+}
+
 /** Removes every retained message under the filters (run at the end of each test). */
 export async function clearRetained(url: string, filters: string[]): Promise<void> {
   const client = connect(url, { clientId: uniqueName("clean"), reconnectPeriod: 0, clean: true });

@@ -45,6 +45,7 @@ test("config schema: defaults applied, wildcard topics and unknown keys refused"
     keepaliveSeconds: 30,
     reconnectMaxSeconds: 60,
     refusedRetrySeconds: 600,
+    staleAfterSeconds: 120,
   });
   assert.equal(validate({ url: "mqtt://localhost", tls: { ca: "/etc/ssl/ca.pem", rejectUnauthorized: false }, username: "u", password: "p" }), true);
   for (const bad of [
