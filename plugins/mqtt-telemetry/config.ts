@@ -24,6 +24,10 @@ export interface MqttTelemetryConfig {
   keepaliveSeconds: number;
   /** Cap of the reconnect backoff (1 s, 2 s, 4 s ... up to this). */
   reconnectMaxSeconds: number;
+  /** The wait between attempts while the broker refuses the credentials (a config reload retries at once). */
+  refusedRetrySeconds: number;
+  /** After the hub started, how long before retained topics of modems it has not found are cleared. */
+  staleAfterSeconds: number;
 }
 
 /** A topic level without wildcards, separators or control characters. */
@@ -57,6 +61,20 @@ export const configSchema: JsonSchema = {
     commands: { type: "boolean", default: false, description: "Accept modem commands on <base>/<hubId>/modems/<imei>/set" },
     keepaliveSeconds: { type: "integer", minimum: 1, maximum: 65_535, default: 30 },
     reconnectMaxSeconds: { type: "integer", minimum: 1, maximum: 3_600, default: 60 },
+    refusedRetrySeconds: {
+      type: "integer",
+      minimum: 1,
+      maximum: 86_400,
+      default: 600,
+      description: "While the broker refuses the credentials (a configuration error), try again only this often; a config reload (SIGHUP) tries at once",
+    },
+    staleAfterSeconds: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86_400,
+      default: 120,
+      description: "This long after the hub started, the retained state and Home Assistant configs of modems it has not found (gone while it was down) are cleared; like modems.absentSeconds",
+    },
   },
 };
 
@@ -72,5 +90,7 @@ export function withDefaults(section: Partial<MqttTelemetryConfig> & { url: stri
     commands: section.commands ?? false,
     keepaliveSeconds: section.keepaliveSeconds ?? 30,
     reconnectMaxSeconds: section.reconnectMaxSeconds ?? 60,
+    refusedRetrySeconds: section.refusedRetrySeconds ?? 600,
+    staleAfterSeconds: section.staleAfterSeconds ?? 120,
   };
 }

@@ -2,6 +2,11 @@ import type { HubInfo } from "../../core/plugins.ts";
 import type { ModemInfo } from "../../core/types.ts";
 import { haSafe, type Topics } from "./topics.ts";
 
+/** An entity id's object part: lowercase letters, digits and single underscores (what HA's slugify makes of an object_id). */
+function entitySlug(id: string): string {
+  return id.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+}
+
 /** One retained discovery message: `<prefix>/<component>/<node>/<object>/config`. */
 export interface DiscoveryMessage {
   topic: string;
@@ -59,6 +64,9 @@ export class Discovery {
       config: {
         name: sensor.name,
         unique_id: uniqueId,
+        // The entity id HA suggests when it first adds the entity. default_entity_id since HA 2025.10
+        // (object_id deprecated then, ignored from 2026.4); object_id kept for older HA.
+        default_entity_id: `sensor.${entitySlug(uniqueId)}`,
         object_id: uniqueId,
         state_topic: sensor.stateTopic,
         value_template: sensor.valueTemplate,

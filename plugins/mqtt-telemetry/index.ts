@@ -1,73 +1,27 @@
-import { readFileSync } from "node:fs";
-import type { IClientOptions } from "mqtt";
-import { Gauge, type Registry } from "prom-client";
 import type { HubEvents } from "../../core/bus.ts";
 import { SimhiveError } from "../../core/errors.ts";
 import type { PluginContext, PluginDefinition, PluginInstance } from "../../core/plugins.ts";
 import type { ModemInfo } from "../../core/types.ts";
 import { handleCommand } from "./commands.ts";
-import { configSchema, withDefaults, type MqttTelemetryConfig, type TlsConfig } from "./config.ts";
+import { configSchema, withDefaults, type MqttTelemetryConfig } from "./config.ts";
+import { clientOptions, CONNECTION_KEYS } from "./connection.ts";
 import { Discovery } from "./discovery.ts";
+import { registerMetrics } from "./metrics.ts";
 import { modemPayload, StatsCollector } from "./payloads.ts";
-import { assertPublishTopic, Publisher } from "./publisher.ts";
-import { isTopicSafeImei, topicsFor } from "./topics.ts";
-
-/** A PEM given inline, or read from the path given. */
-function pem(value: string | undefined, what: string): Buffer | undefined {
-  if (value === undefined) return undefined;
-  if (value.includes("-----BEGIN")) return Buffer.from(value);
-  try {
-    return readFileSync(value);
-  } catch (error) {
-    throw new SimhiveError("SIMHIVE_ERR_CONFIG", `plugins.mqtt-telemetry.tls.${what}: cannot read ${value}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function clientOptions(config: MqttTelemetryConfig, hubId: string): IClientOptions {
-  const tls: TlsConfig = config.tls ?? {};
-  return {
-    clientId: config.clientId ?? `simhive_${hubId}`,
-    keepalive: config.keepaliveSeconds,
-    ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.password === undefined ? {} : { password: config.password }),
-    ...(tls.ca === undefined ? {} : { ca: pem(tls.ca, "ca") }),
-    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert, "cert") }),
-    ...(tls.key === undefined ? {} : { key: pem(tls.key, "key") }),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-  };
-}
-
-const METRICS = {
-  connected: "simhive_mqtt_connected",
-  droppedEvents: "simhive_mqtt_dropped_events",
-  heldTopics: "simhive_mqtt_held_retained_topics",
-} as const;
-
-/** Gauges read at scrape time; removed on stop so a restarted plugin registers its own. */
-function registerMetrics(registry: Registry, publisher: Publisher): () => void {
-  const gauge = (name: string, help: string, read: () => number): void => {
-    registry.removeSingleMetric(name);
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  };
-  gauge(METRICS.connected, "1 when mqtt-telemetry is connected to its broker", () => (publisher.connected ? 1 : 0));
-  gauge(METRICS.droppedEvents, "Events mqtt-telemetry dropped while the broker was away (bounded queue full)", () => publisher.held.droppedEvents);
-  gauge(METRICS.heldTopics, "Retained topics mqtt-telemetry keeps (latest value each) to replay on connect", () => publisher.held.retainedTopics);
-  return () => {
-    for (const name of Object.values(METRICS)) registry.removeSingleMetric(name);
-  };
-}
+import { Publisher } from "./publisher.ts";
+import { StaleTopics } from "./stale.ts";
+import { assertPublishTopic, isTopicSafeImei, topicsFor } from "./topics.ts";
 
 type EventPayload = Record<string, unknown> & { event: string };
 
+/** Keys a reload cannot apply: they name the topics everything is published on. */
+const RESTART_KEYS = ["baseTopic", "homeassistant", "homeassistantPrefix", "commands"] as const;
+
+const changedKeys = <K extends keyof MqttTelemetryConfig>(keys: readonly K[], before: MqttTelemetryConfig, after: MqttTelemetryConfig): K[] =>
+  keys.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+
 function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
-  const config = withDefaults(ctx.config);
+  let config = withDefaults(ctx.config);
   const topics = topicsFor(config.baseTopic, ctx.hub.id, config.homeassistantPrefix);
   try {
     assertPublishTopic(topics.status);
@@ -88,7 +42,21 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
       .catch((error: unknown) => log.warn({ err: error }, "stats not published"));
   };
 
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const stale = new StaleTopics({
+    // A modem's state stays while the hub knows the modem; a discovery config while it is published.
+    isCurrent: (topic) => {
+      const own = topics.ownRetained(topic);
+      return publisher.holds(topic) || (own?.kind === "modem" && (lastKnown.has(own.imei) || ctx.modems.get(own.imei) !== undefined));
+    },
+    clear: (topic) => publisher.retain(topic, ""),
+    log,
+  });
+
+  const onMessage = (topic: string, payload: Buffer, retained: boolean): void => {
+    if (topics.ownRetained(topic)) {
+      stale.seen(topic, payload, retained);
+      return;
+    }
     if (discovery && topic === topics.haStatus) {
       if (payload.toString("utf8").trim() === "online") {
         log.info("Home Assistant is online; republishing discovery and states");
@@ -110,6 +78,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
     clientOptions: clientOptions(config, ctx.hub.id),
     statusTopic: topics.status,
     reconnectMaxMs: config.reconnectMaxSeconds * 1000,
+    refusedRetryMs: config.refusedRetrySeconds * 1000,
     log,
     onConnect: publishStats,
     onMessage,
@@ -175,6 +144,7 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
     throw new SimhiveError("SIMHIVE_ERR_CONFIG", `plugins.mqtt-telemetry.url: cannot connect to ${config.url}: ${(error as Error).message}`, { cause: error });
   }
   if (config.commands) publisher.subscribe(topics.modemSetFilter);
+  for (const filter of topics.ownRetainedFilters) publisher.subscribe(filter);
   if (discovery) {
     publisher.subscribe(topics.haStatus);
     for (const message of discovery.hubMessages()) publisher.retain(message.topic, JSON.stringify(message.config));
@@ -198,14 +168,38 @@ function start(ctx: PluginContext<MqttTelemetryConfig>): PluginInstance {
   ctx.bus.on("push.gaveUp", ({ marketplace, activationId, messageId, reason, attempts }) => {
     event({ event: "push.gaveUp", marketplace, activationId, messageId, reason, attempts });
   });
+  ctx.bus.on("hub.started", () => stale.hubStarted(config.staleAfterSeconds * 1000));
+  // SIGHUP: the operator may have fixed the broker's side (its password file) without touching ours.
+  ctx.bus.on("config.reloaded", () => {
+    if (publisher.refused) publisher.retryNow();
+  });
 
-  const timer = setInterval(publishStats, config.statsSeconds * 1000);
+  let timer = setInterval(publishStats, config.statsSeconds * 1000);
   timer.unref();
   const unregisterMetrics = registerMetrics(ctx.metrics, publisher);
 
   return {
+    /** Connection settings, retry times, statsSeconds, staleAfterSeconds and includeText apply at once; the topic keys need a restart. */
+    reload(section: MqttTelemetryConfig) {
+      const next = withDefaults(section);
+      const fixed = changedKeys(RESTART_KEYS, config, next);
+      if (fixed.length > 0) {
+        throw new SimhiveError("SIMHIVE_ERR_CONFIG", `${fixed.map((key) => `plugins.mqtt-telemetry.${key}`).join(", ")}: a change here needs a restart of the hub`);
+      }
+      const reconnect = changedKeys(CONNECTION_KEYS, config, next).length > 0;
+      const options = reconnect ? { url: next.url, clientOptions: clientOptions(next, ctx.hub.id) } : {};
+      const statsChanged = next.statsSeconds !== config.statsSeconds;
+      config = next;
+      publisher.reconfigure({ ...options, reconnectMaxMs: next.reconnectMaxSeconds * 1000, refusedRetryMs: next.refusedRetrySeconds * 1000 });
+      if (statsChanged) {
+        clearInterval(timer);
+        timer = setInterval(publishStats, next.statsSeconds * 1000);
+        timer.unref();
+      }
+    },
     async stop() {
       clearInterval(timer);
+      stale.stop();
       unregisterMetrics();
       ctx.bus.removeAll();
       await publisher.stop();

@@ -15,6 +15,13 @@ export interface Topics {
   haConfig(component: string, objectId: string): string;
   /** The Home Assistant node id: the hub's id made safe for a discovery topic. */
   haNode: string;
+  /** Filters for the broker's retained copies of this hub's own modem states and discovery configs. */
+  ownRetainedFilters: string[];
+  /**
+   * Whether `topic` is one of this hub's own retained topics: a modem's state
+   * (with its IMEI) or a discovery config under the hub's node.
+   */
+  ownRetained(topic: string): { kind: "modem"; imei: string } | { kind: "discovery" } | undefined;
 }
 
 /** Keeps the characters Home Assistant allows in ids ([a-zA-Z0-9_-]). */
@@ -43,10 +50,31 @@ export function topicsFor(baseTopic: string, hubId: string, haPrefix: string): T
     haStatus: `${haPrefix}/status`,
     haConfig: (component, objectId) => `${haPrefix}/${component}/${haNode}/${haSafe(objectId)}/config`,
     haNode,
+    ownRetainedFilters: [`${modemsRoot}+`, `${haPrefix}/+/${haNode}/#`],
+    ownRetained: (topic) => {
+      if (topic.startsWith(modemsRoot)) {
+        const imei = topic.slice(modemsRoot.length);
+        return isTopicSafeImei(imei) ? { kind: "modem", imei } : undefined;
+      }
+      const levels = topic.split("/");
+      return levels.length >= 4 && levels[0] === haPrefix && levels[2] === haNode ? { kind: "discovery" } : undefined;
+    },
   };
 }
 
 /** An IMEI usable as one topic level (digits in practice; anything else is refused). */
 export function isTopicSafeImei(imei: string | undefined): imei is string {
   return typeof imei === "string" && /^[0-9A-Za-z_-]{1,32}$/.test(imei);
+}
+
+export class TopicError extends Error {
+  readonly code = "SIMHIVE_ERR_MQTT_TOPIC";
+}
+
+/** Throws on a topic a publisher must never use: wildcards, empty levels, control characters. */
+export function assertPublishTopic(topic: string): void {
+  const hasControl = [...topic].some((char) => char.charCodeAt(0) < 0x20);
+  if (topic.length === 0 || hasControl || /[#+]/.test(topic) || topic.split("/").some((level) => level.length === 0)) {
+    throw new TopicError(`refusing to publish on ${JSON.stringify(topic)}: wildcards, empty levels and control characters are not allowed`);
+  }
 }

@@ -43,6 +43,11 @@ test("Home Assistant discovery: hub and modem sensors, checked field by field", 
     const available = await config("numbers_available");
     assert.equal(available.name, "Available numbers");
     assert.equal(available.unique_id, `${node}_numbers_available`);
+    // Home Assistant 2025.10+ reads default_entity_id (object_id is deprecated there and ignored from 2026.4); older ones read object_id.
+    // An entity id is lowercase letters, digits and underscores (what HA's slugify makes of object_id).
+    const entityId = (uniqueId: unknown): string => `sensor.${String(uniqueId).toLowerCase().replace(/[^a-z0-9]+/g, "_")}`;
+    assert.equal(available.default_entity_id, entityId(`${node}_numbers_available`));
+    assert.match(String(available.default_entity_id), /^sensor\.[a-z0-9_]+$/);
     assert.equal(available.object_id, `${node}_numbers_available`);
     assert.equal(available.state_topic, `${root}/stats`);
     assert.equal(available.value_template, "{{ value_json.numbers.available }}");
@@ -79,6 +84,10 @@ test("Home Assistant discovery: hub and modem sensors, checked field by field", 
     assert.deepEqual(state.device, modemDevice);
     assert.deepEqual(state.availability, availability);
 
+    for (const config of [pending, signal, state]) {
+      assert.equal(config.default_entity_id, entityId(config.unique_id));
+      assert.equal(config.object_id, config.unique_id);
+    }
     const uniqueIds = [available, pending, signal, state].map((c) => c.unique_id);
     assert.equal(new Set(uniqueIds).size, uniqueIds.length, "unique_ids are unique");
   } finally {

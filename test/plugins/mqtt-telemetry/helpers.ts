@@ -16,7 +16,7 @@ import { Registry } from "prom-client";
 import type { ActivationsApi, Activation, OutboxStats } from "../../../core/activations/types.ts";
 import { EventBus } from "../../../core/bus.ts";
 import { createHooks } from "../../../core/hooks.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { PluginHost } from "../../../core/plugins.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { ModemInfo, ModemsView, NumberInfo, NumbersView } from "../../../core/types.ts";
@@ -75,15 +75,62 @@ export async function brokerUnderTest(): Promise<Broker> {
 }
 
 /**
+ * How a TcpGate forwards an open connection:
+ * - "open": both ways;
+ * - "acksDropped": the broker's PUBACKs are dropped (a broker that never
+ *   acknowledges), everything else passes;
+ * - "stalled": nothing the client sends reaches the broker (a dead link that
+ *   TCP has not noticed yet). Cut the connection after a stall: bytes are
+ *   lost, so the MQTT stream is not usable again.
+ */
+export type GateMode = "open" | "acksDropped" | "stalled";
+
+const PUBACK = 4;
+
+/** Splits a byte stream into whole MQTT control packets (fixed header + remaining length). */
+export class MqttFrames {
+  #buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Buffer[] {
+    this.#buffer = Buffer.concat([this.#buffer, chunk]);
+    const packets: Buffer[] = [];
+    for (;;) {
+      let length = 0;
+      let multiplier = 1;
+      let offset = 1;
+      let complete = false;
+      while (offset < this.#buffer.length && offset <= 4) {
+        const byte = this.#buffer[offset] as number;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        offset += 1;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete || this.#buffer.length < offset + length) return packets;
+      packets.push(this.#buffer.subarray(0, offset + length));
+      this.#buffer = this.#buffer.subarray(offset + length);
+    }
+  }
+}
+
+/**
  * A TCP forwarder to a broker. `down()` closes the port and cuts every
  * connection (the plugin sees the broker vanish); `up()` listens on the same
- * port again. Works in front of any broker.
+ * port again; `cut()` cuts the connections and keeps listening; `mode`
+ * changes how open connections forward (see GateMode). Works in front of any
+ * broker.
  */
 export class TcpGate {
   readonly #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   port = 0;
+  mode: GateMode = "open";
+  /** Connections accepted so far. */
+  accepted = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -101,14 +148,23 @@ export class TcpGate {
 
   async up(): Promise<void> {
     const server = createServer((inbound) => {
+      this.accepted += 1;
       const outbound = tcpConnect(this.#target.port, this.#target.host);
       for (const socket of [inbound, outbound]) {
         this.#sockets.add(socket);
         socket.on("close", () => this.#sockets.delete(socket));
         socket.on("error", () => {});
       }
-      inbound.pipe(outbound);
-      outbound.pipe(inbound);
+      const fromBroker = new MqttFrames();
+      inbound.on("data", (chunk: Buffer) => {
+        if (this.mode !== "stalled") outbound.write(chunk);
+      });
+      outbound.on("data", (chunk: Buffer) => {
+        for (const packet of fromBroker.push(chunk)) {
+          const type = (packet[0] as number) >> 4;
+          if (!(this.mode === "acksDropped" && type === PUBACK)) inbound.write(packet);
+        }
+      });
       inbound.on("close", () => outbound.destroy());
       outbound.on("close", () => inbound.destroy());
     });
@@ -120,11 +176,54 @@ export class TcpGate {
     this.#server = server;
   }
 
+  /** Cuts every open connection; the port stays open, so clients can reconnect. */
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
   async down(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
+    this.cut();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A port that accepts TCP connections and never answers (a broker that hangs before CONNACK). */
+export class BlackHole {
+  readonly #sockets = new Set<Socket>();
+  readonly #server: Server;
+  accepted = 0;
+
+  constructor() {
+    this.#server = createServer((socket) => {
+      this.accepted += 1;
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+      socket.on("error", () => {});
+    });
+  }
+
+  static async open(): Promise<BlackHole> {
+    const hole = new BlackHole();
+    await hole.#listen();
+    return hole;
+  }
+
+  async #listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(0, "127.0.0.1", () => resolve());
+    });
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
 
@@ -205,6 +304,20 @@ export class Watcher {
 
   async close(): Promise<void> {
     await this.client.endAsync(true);
+  }
+}
+
+/**
+ * What the broker retains now under `filters` (empty payloads left out), as a
+ * subscriber that comes late sees it: `syncTopic` must match one of the filters.
+ */
+export async function retainedNow(url: string, filters: string[], syncTopic: string): Promise<Received[]> {
+  const late = await Watcher.open(url, filters);
+  try {
+    await late.sync(syncTopic);
+    return late.messages.filter((m) => m.retain && m.payload.length > 0);
+  } finally {
+    await late.close();
   }
 }
 
@@ -296,6 +409,11 @@ export function modem(imei: string, overrides: Partial<ModemInfo> = {}): ModemIn
   };
 }
 
+/** The value of a gauge without labels, read the way a scrape reads it. */
+export async function gaugeValue(metrics: Registry, name: string): Promise<number | undefined> {
+  return (await metrics.getSingleMetric(name)?.get())?.values[0]?.value;
+}
+
 export interface TestHub {
   hubId: string;
   bus: EventBus;
@@ -312,8 +430,10 @@ export async function startHub(options: {
   modems?: FakeModems;
   numbers?: NumbersView;
   activations?: ActivationsApi;
+  /** Default: silent. */
+  log?: Logger;
 }): Promise<TestHub> {
-  const log = silentLogger();
+  const log = options.log ?? silentLogger();
   const dataDir = await mkdtemp(join(tmpdir(), "simhive-mqtt-"));
   const store = await Store.open(dataDir, log);
   const bus = new EventBus(log);

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { Ajv } from "ajv";
 import { silentLogger } from "../../../core/log.ts";
 import plugin from "../../../plugins/mqtt-telemetry/index.ts";
-import { assertPublishTopic, Publisher, reconnectDelay } from "../../../plugins/mqtt-telemetry/publisher.ts";
+import { Publisher, reconnectDelay } from "../../../plugins/mqtt-telemetry/publisher.ts";
+import { assertPublishTopic } from "../../../plugins/mqtt-telemetry/topics.ts";
 
 test("publish refuses wildcards, empty levels and control characters", async () => {
   for (const topic of ["simhive/+/status", "simhive/#", "#", "", "simhive//status", "simhive/status/", "simhive/\u0000x"]) {
@@ -12,11 +13,11 @@ test("publish refuses wildcards, empty levels and control characters", async () 
   assert.doesNotThrow(() => assertPublishTopic("simhive/hub-1/modems/356938035643809"));
 
   // Every way of publishing checks, connected or not (never started here).
-  const publisher = new Publisher({ url: "mqtt://127.0.0.1:1", clientOptions: {}, statusTopic: "simhive/h/status", reconnectMaxMs: 1_000, log: silentLogger() });
+  const publisher = new Publisher({ url: "mqtt://127.0.0.1:1", clientOptions: {}, statusTopic: "simhive/h/status", reconnectMaxMs: 1_000, refusedRetryMs: 600_000, log: silentLogger() });
   assert.throws(() => publisher.retain("simhive/+/x", "{}"), { code: "SIMHIVE_ERR_MQTT_TOPIC" });
   assert.throws(() => publisher.event("simhive/#", "{}"), { code: "SIMHIVE_ERR_MQTT_TOPIC" });
   assert.throws(() => publisher.volatile("simhive/+", "{}"), { code: "SIMHIVE_ERR_MQTT_TOPIC" });
-  assert.deepEqual(publisher.held, { retainedTopics: 0, deletions: 0, events: 0, droppedEvents: 0, inFlight: 0 });
+  assert.deepEqual(publisher.held, { retainedTopics: 0, deletions: 0, events: 0, droppedEvents: 0, inFlight: 0, unacked: 0 });
   await publisher.stop();
 });
 
@@ -43,6 +44,8 @@ test("config schema: defaults applied, wildcard topics and unknown keys refused"
     commands: false,
     keepaliveSeconds: 30,
     reconnectMaxSeconds: 60,
+    refusedRetrySeconds: 600,
+    staleAfterSeconds: 120,
   });
   assert.equal(validate({ url: "mqtt://localhost", tls: { ca: "/etc/ssl/ca.pem", rejectUnauthorized: false }, username: "u", password: "p" }), true);
   for (const bad of [

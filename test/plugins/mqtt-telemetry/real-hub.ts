@@ -20,6 +20,10 @@ export interface RealHubOptions {
   telemetry?: Record<string, unknown>;
   /** Extra onlinesim settings. */
   onlinesim?: Record<string, unknown>;
+  /** Given to start the same hub again (a restart); fresh ones by default. */
+  hubId?: string;
+  baseTopic?: string;
+  dataDir?: string;
 }
 
 export interface RealHub {
@@ -31,9 +35,10 @@ export interface RealHub {
 }
 
 export async function startRealHub(options: RealHubOptions): Promise<RealHub> {
-  const hubId = uniqueName("hub");
-  const baseTopic = uniqueName("simhive-test");
+  const hubId = options.hubId ?? uniqueName("hub");
+  const baseTopic = options.baseTopic ?? uniqueName("simhive-test");
   const test = await startTestHub({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     config: {
       hub: { id: hubId },
       modems: { emulator: { count: options.modems } },
