@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import type { Context } from "koa";
-import type { ActivationsApi, CountTree, FinishReason } from "../../core/activations/types.ts";
+import { ANY_OPERATOR, type ActivationsApi, type CountTree, type FinishReason } from "../../core/activations/types.ts";
 import { SimhiveError, withTimeout } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import { keyMatches, presentedKey } from "./auth.ts";
@@ -50,22 +50,25 @@ export function finishReason(status: number): FinishReason {
   }
 }
 
-/** GET_SERVICES body: one countryList entry per country; `any` sums the operators (seed 004:12). */
+/**
+ * GET_SERVICES body: one countryList entry per country; `any` sums the
+ * operators (seed 004:12). The tree names only known countries; its
+ * ANY_OPERATOR entry (SIMs of unknown operator) goes into `any` alone, so
+ * every name published is one from the marketplace's lists (seed 002:17).
+ */
 export function servicesReply(tree: CountTree, services: readonly string[]): Record<string, unknown> {
   const countryList: { country: string; operatorMap: Record<string, Record<string, number>> }[] = [];
   for (const [country, operators] of tree) {
-    if (!country) continue;
     const any: Record<string, number> = Object.fromEntries(services.map((s) => [s, 0]));
     const operatorMap: Record<string, Record<string, number>> = { any };
     for (const [operator, byService] of operators) {
-      if (!operator || operator === "any") continue;
       const counts: Record<string, number> = {};
       for (const service of services) {
         const count = byService.get(service) ?? 0;
         counts[service] = count;
         any[service] = (any[service] ?? 0) + count;
       }
-      operatorMap[operator] = counts;
+      if (operator !== ANY_OPERATOR) operatorMap[operator] = counts;
     }
     countryList.push({ country, operatorMap });
   }

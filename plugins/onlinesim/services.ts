@@ -1,7 +1,10 @@
 /**
- * Service codes. Onlinesim's v1 API inherits SMSHub's short codes; operators
- * write names as often as codes, so names and common spellings map to the
- * code (`vkontakte` → `vk`). Unknown names pass through lowercased.
+ * Service codes. Onlinesim's v1 API inherits SMSHub's short codes (seed 001:3,
+ * 7); its service list (001:252-257) shows only `ot` and refers to others.
+ * Operators write names as often as codes, so names and common spellings map
+ * to the code (`vkontakte` → `vk`). Unknown names pass through lowercased,
+ * and `unknownServices` names them so the plugin can warn at start: GET_SERVICES
+ * must use names from the marketplace's list (seed 002:17).
  */
 const ALIASES: Record<string, readonly string[]> = {
   vk: ["vkontakte", "вконтакте"],
@@ -43,4 +46,9 @@ export function normaliseService(service: string): string {
 /** The offered services, normalised and deduplicated, in config order. */
 export function normaliseServices(services: readonly string[]): string[] {
   return [...new Set(services.map(normaliseService))];
+}
+
+/** The configured services (normalised) that are no code or name this table knows. */
+export function unknownServices(services: readonly string[]): string[] {
+  return normaliseServices(services).filter((code) => !BY_NAME.has(code));
 }

@@ -3,7 +3,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { createHttpApp } from "../../../core/http/app.ts";
 import { HttpServer } from "../../../core/http/server.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { createMetrics, type HttpMetrics } from "../../../core/metrics.ts";
 import { PluginHost } from "../../../core/plugins.ts";
 import type { ActivationsConfig } from "../../../core/activations/types.ts";
@@ -42,18 +42,25 @@ export async function startPluginRig(
   numbers: NumberInfo[],
   section: Record<string, unknown>,
   activationsConfig: Partial<ActivationsConfig> = {},
+  log: Logger = silentLogger(),
 ): Promise<PluginRig> {
   let http: { registry: import("prom-client").Registry; http: HttpMetrics } = createMetrics();
-  const base = await makeRig(numbers, activationsConfig, undefined, () => {
-    http = createMetrics();
-    return http.registry;
-  });
+  const base = await makeRig(
+    numbers,
+    activationsConfig,
+    undefined,
+    () => {
+      http = createMetrics();
+      return http.registry;
+    },
+    log,
+  );
   const rig = base as PluginRig;
   let server: HttpServer;
   const config = validatedConfig({ apiKey: API_KEY, pushUrl: "http://127.0.0.1:9/push", ...section });
   const open = async (): Promise<void> => {
     rig.host = new PluginHost({
-      log: silentLogger(),
+      log,
       bus: rig.bus,
       store: rig.store,
       hooks: rig.hooks,
