@@ -103,13 +103,6 @@ export class NumberPool {
     return this.#activeById.size;
   }
 
-  /** Spent, refused or cancelled too often for this service? */
-  blocked(msisdn: string, service: string): boolean {
-    const record = this.#history.get(msisdn)?.get(service);
-    if (!record) return false;
-    return record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit;
-  }
-
   /** Carries an activation now (by number or by SIM)? */
   busy(number: NumberInfo): boolean {
     return this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid);
@@ -143,12 +136,22 @@ export class NumberPool {
    * normalised), and allowed by every numberFilter hook.
    */
   usable(number: NumberInfo, request: NumberRequest, filter: NumberFilterRegistry): boolean {
+    return this.#offered(number, request) && this.#allowedFor(number, request, filter);
+  }
+
+  /** The half of `usable()` that does not depend on the service: free, and in the request's country and operator. */
+  #offered(number: NumberInfo, request: NumberRequest): boolean {
     if (this.busy(number)) return false;
     const place = this.#placeOf(number);
     if (!place) return false;
     if (request.country !== undefined && place.country !== request.country) return false;
-    if (request.operator !== undefined && request.operator !== ANY_OPERATOR && place.operator !== request.operator) return false;
-    if (this.blocked(number.msisdn, request.service)) return false;
+    return request.operator === undefined || request.operator === ANY_OPERATOR || place.operator === request.operator;
+  }
+
+  /** The half of `usable()` that depends on the service and the request: history, exceptions, hooks. */
+  #allowedFor(number: NumberInfo, request: NumberRequest, filter: NumberFilterRegistry, history = this.#history.get(number.msisdn)): boolean {
+    const record = history?.get(request.service);
+    if (record && (record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit)) return false;
     if (excepted(number.msisdn, request.exceptionPrefixes as readonly string[])) return false;
     return filter.size === 0 || filter.allows(number, request);
   }
@@ -156,32 +159,40 @@ export class NumberPool {
   /**
    * Numbers GET_NUMBER would hand out now, per country/operator/service: for
    * each number and service, `usable()` with a request for that service in
-   * any country and operator. Numbers of unknown operator are counted under
-   * `ANY_OPERATOR`; numbers of unknown country not at all. Busy numbers still
-   * put their country and operator on the map (with zeros): the partner sees
-   * the operator exists.
+   * any country and operator (its service-independent half asked once per
+   * number). Numbers of unknown operator are counted under `ANY_OPERATOR`;
+   * numbers of unknown country not at all. Busy numbers still put their
+   * country and operator on the map (with zeros): the partner sees the
+   * operator exists.
    */
   counts(numbers: readonly NumberInfo[], marketplace: string, services: readonly string[], filter: NumberFilterRegistry): CountTree {
-    const tree: CountTree = new Map();
     const requests: NumberRequest[] = services.map((service) => ({ marketplace, service, exceptionPrefixes: NO_PREFIXES }));
+    // country → operator → count per service index; made into the tree's maps at the end.
+    const cells = new Map<string, Map<string, number[]>>();
     for (const number of numbers) {
       const place = this.#placeOf(number);
       if (!place) continue;
-      let operators = tree.get(place.country);
+      let operators = cells.get(place.country);
       if (!operators) {
         operators = new Map();
-        tree.set(place.country, operators);
+        cells.set(place.country, operators);
       }
-      let byService = operators.get(place.operator);
-      if (!byService) {
-        byService = new Map();
-        operators.set(place.operator, byService);
+      let counts = operators.get(place.operator);
+      if (!counts) {
+        counts = new Array<number>(services.length).fill(0);
+        operators.set(place.operator, counts);
       }
+      if (!this.#offered(number, ANY_REQUEST)) continue;
+      const history = this.#history.get(number.msisdn);
       for (let index = 0; index < services.length; index++) {
-        const service = services[index] as string;
-        const usable = this.usable(number, requests[index] as NumberRequest, filter);
-        byService.set(service, (byService.get(service) ?? 0) + (usable ? 1 : 0));
+        if (this.#allowedFor(number, requests[index] as NumberRequest, filter, history)) counts[index] = (counts[index] as number) + 1;
       }
+    }
+    const tree: CountTree = new Map();
+    for (const [country, operators] of cells) {
+      const byOperator = new Map<string, Map<string, number>>();
+      for (const [operator, counts] of operators) byOperator.set(operator, new Map(services.map((service, index) => [service, counts[index] as number])));
+      tree.set(country, byOperator);
     }
     return tree;
   }
@@ -212,3 +223,5 @@ function knownName(name: string | undefined): boolean {
 
 const UNKNOWN_NAME = "unknown";
 const NO_PREFIXES: readonly string[] = [];
+/** Any country, any operator: what counts() asks the service-independent half with. */
+const ANY_REQUEST: NumberRequest = { marketplace: "", service: "", exceptionPrefixes: NO_PREFIXES };
