@@ -139,3 +139,40 @@ export function nextEvent<E extends HubEventName>(bus: EventBus, event: E, match
 export function logLine(lines: readonly Record<string, unknown>[], match: (line: Record<string, unknown>) => boolean, what = "a log line"): Promise<Record<string, unknown>> {
   return waitFor(what, async () => lines.find(match), 10_000);
 }
+
+export interface HeldBatches {
+  /** Resolves when the first held batch is called. */
+  entered: Promise<void>;
+  /** Lets the held batches through (and every later one). */
+  release(): void;
+  /** Puts the store's own batch back (and releases). */
+  restore(): void;
+}
+
+/**
+ * Holds the store's synced batches behind a gate: a write that takes its time,
+ * the one fault real parts will not show on demand. With `once`, only the next
+ * batch is held and the store's own batch is back for the ones after it.
+ */
+export function holdBatches(store: Store, options: { once?: boolean } = {}): HeldBatches {
+  const target = store as { batch: Store["batch"] };
+  const realBatch = store.batch.bind(store);
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let enter = () => {};
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  target.batch = async (ops) => {
+    if (options.once) target.batch = realBatch;
+    enter();
+    await gate;
+    return realBatch(ops);
+  };
+  return {
+    entered,
+    release,
+    restore: () => {
+      release();
+      target.batch = realBatch;
+    },
+  };
+}

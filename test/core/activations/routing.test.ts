@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { listActivations, listSms } from "../../../core/activations/index.ts";
 import type { DeliveryResult, MarketplaceSink, PushJob } from "../../../core/activations/types.ts";
-import type { Store } from "../../../core/store/store.ts";
 import type { SmsMessage } from "../../../core/types.ts";
-import { deliverMessage, makeMessage, makeNumbers, makeRig, nextEvent, type Rig } from "./fixtures.ts";
+import { deliverMessage, holdBatches, makeMessage, makeNumbers, makeRig, nextEvent, type HeldBatches, type Rig } from "./fixtures.ts";
 
 interface Payload {
   smsId: number;
@@ -66,35 +65,26 @@ describe("activations: SMS routing", () => {
   it("a push job is on disk before its first attempt: nothing is delivered while the route's synced batch is held", async () => {
     const numbers = makeNumbers(1);
     const rig = await makeRig(numbers);
-    let release = () => {};
+    let held: HeldBatches | undefined;
     try {
       const sink = recordingSink();
       const outbox = rig.activations.registerMarketplace("onlinesim", sink);
       assert.ok(await rig.activations.reserve({ marketplace: "onlinesim", service: "ig", exceptionPrefixes: [] }));
       const message = makeMessage(numbers[0]!, "code 31");
       await deliverMessage(rig, message, false); // stored and pending, not announced yet
-      // The fault real parts will not show on demand: a synced write that takes its time.
-      const realBatch = rig.store.batch.bind(rig.store);
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let entered!: (deliveredSoFar: number) => void;
-      const held = new Promise<number>((resolve) => (entered = resolve));
-      (rig.store as { batch: Store["batch"] }).batch = async (ops) => {
-        (rig.store as { batch: Store["batch"] }).batch = realBatch; // only the route's batch waits
-        entered(sink.delivered.length);
-        await gate;
-        return realBatch(ops);
-      };
+      held = holdBatches(rig.store, { once: true }); // the route's batch
       const delivered = nextEvent(rig.bus, "push.delivered");
       rig.bus.emit("sms.received", { message });
-      assert.equal(await held, 0, "nothing was attempted before the route and its job were written");
+      await held.entered;
+      assert.equal(sink.delivered.length, 0, "nothing was attempted before the route and its job were written");
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(sink.delivered.length, 0, "nor while the batch is held");
       assert.deepEqual(await outbox.list({ messageId: message.messageId }), [], "the job is not on disk yet");
-      release();
+      held.release();
       assert.equal((await delivered).messageId, message.messageId);
       assert.equal(sink.delivered.length, 1);
     } finally {
-      release();
+      held?.restore();
       await rig.close();
     }
   });

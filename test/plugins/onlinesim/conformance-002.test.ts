@@ -1,9 +1,8 @@
 /** Conformance with seed 002, the v1 requirements (see conformance.ts). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Store } from "../../../core/store/store.ts";
 import onlinesim from "../../../plugins/onlinesim/index.ts";
-import { deliverMessage, makeMessage, makeNumbers, nextEvent } from "../../core/activations/fixtures.ts";
+import { deliverMessage, holdBatches, makeMessage, makeNumbers, nextEvent } from "../../core/activations/fixtures.ts";
 import { capturingLogger } from "../../helpers/hub.ts";
 import { countOf, finish, forwardOne, getNumber, ISSUE, S001, S002, services, withPushRig, withRig, type CountryEntry } from "./conformance.ts";
 import { API_KEY, post, rawPost, startPluginRig } from "./rig.ts";
@@ -116,20 +115,16 @@ describe("seed 002: v1 requirements", () => {
   it(`${S002}:22 GET_NUMBER answers in time even when the reservation hangs, and the number is not lost`, () =>
     withRig(
       async (rig) => {
-        // The fault real parts will not show on demand: a synced write that takes seconds.
-        const realBatch = rig.store.batch.bind(rig.store);
-        let release!: () => void;
-        const gate = new Promise<void>((resolve) => (release = resolve));
-        (rig.store as { batch: Store["batch"] }).batch = async (ops) => {
-          await gate;
-          return realBatch(ops);
-        };
-        const reply = await getNumber(rig);
-        assert.deepEqual(reply.json, { status: "NO_NUMBERS" });
-        const released = nextEvent(rig.bus, "activation.finished");
-        release();
-        assert.equal((await released).reason, "closed");
-        (rig.store as { batch: Store["batch"] }).batch = realBatch;
+        const held = holdBatches(rig.store); // a synced write that takes seconds
+        try {
+          const reply = await getNumber(rig);
+          assert.deepEqual(reply.json, { status: "NO_NUMBERS" });
+          const released = nextEvent(rig.bus, "activation.finished");
+          held.release();
+          assert.equal((await released).reason, "closed");
+        } finally {
+          held.restore();
+        }
         assert.equal(countOf(await services(rig), "russia", "mts", "vk"), 1, "the late reservation is released");
       },
       { answerTimeoutSeconds: 0.2 },

@@ -1,7 +1,7 @@
 /** Conformance with seed 004, GET_SERVICES in detail (see conformance.ts). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Store } from "../../../core/store/store.ts";
+import { holdBatches } from "../../core/activations/fixtures.ts";
 import { countOf, finish, getNumber, S001, S004, services, withRig, type CountryEntry } from "./conformance.ts";
 import { API_KEY, post } from "./rig.ts";
 
@@ -24,28 +24,17 @@ describe("seed 004: GET_SERVICES in detail", () => {
 
   it(`${S004}:10 the list leaves within 10 seconds: GET_SERVICES is computed from memory, so it answers while every store write hangs`, () =>
     withRig(async (rig) => {
-      // The fault real parts will not show on demand: the disk stops answering.
-      const realBatch = rig.store.batch.bind(rig.store);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const writing = new Promise<void>((resolve) => (entered = resolve));
-      (rig.store as { batch: Store["batch"] }).batch = async (ops) => {
-        entered();
-        await gate;
-        return realBatch(ops);
-      };
+      const held = holdBatches(rig.store); // the disk stops answering
       try {
         const hanging = getNumber(rig);
-        await writing; // the reservation is marked in memory, its synced write hangs
+        await held.entered; // the reservation is marked in memory, its synced write hangs
         const reply = await services(rig);
         assert.equal(reply.json.status, "SUCCESS");
         assert.equal(countOf(reply, "russia", "any", "vk"), 2, "the number being reserved is already out of the count");
-        release();
+        held.release();
         assert.equal((await hanging).json.status, "SUCCESS");
       } finally {
-        release();
-        (rig.store as { batch: Store["batch"] }).batch = realBatch;
+        held.restore();
       }
     }));
 

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { PushJob } from "../../../core/activations/types.ts";
 import type { Logger } from "../../../core/log.ts";
-import type { Store } from "../../../core/store/store.ts";
 import { capturingLogger } from "../../helpers/hub.ts";
 import { outboxSublevel } from "../../../core/activations/outbox.ts";
-import { deliverMessage, logLine, makeMessage, makeNumbers, nextEvent } from "../../core/activations/fixtures.ts";
+import { deliverMessage, holdBatches, logLine, makeMessage, makeNumbers, nextEvent, type HeldBatches } from "../../core/activations/fixtures.ts";
 import { answers, PartnerStub, type Scripted } from "./partner-stub.ts";
 import { API_KEY, post, startPluginRig, type PluginRig } from "./rig.ts";
 
@@ -147,32 +146,22 @@ describe("onlinesim PUSH_SMS through the durable outbox (partner stub over HTTP)
 
   it("nothing reaches the partner while the synced batch holding the job is held", async () => {
     const { rig, stub, msisdn } = await setup([answers.success()]);
-    let release = () => {};
+    let held: HeldBatches | undefined;
     try {
       const number = rig.numbers.byMsisdn(msisdn);
       assert.ok(number);
       const message = makeMessage(number, "code 11");
       await deliverMessage(rig, message, false); // stored and pending, not announced yet
-      // The fault real parts will not show on demand: the route's synced write takes its time.
-      const realBatch = rig.store.batch.bind(rig.store);
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const held = new Promise<void>((resolve) => (entered = resolve));
-      (rig.store as { batch: Store["batch"] }).batch = async (ops) => {
-        (rig.store as { batch: Store["batch"] }).batch = realBatch;
-        entered();
-        await gate;
-        return realBatch(ops);
-      };
+      held = holdBatches(rig.store, { once: true }); // the route's batch
       rig.bus.emit("sms.received", { message });
-      await held;
+      await held.entered;
       // A push sent before the batch would be at the stub well within this; nothing may come.
       await assert.rejects(stub.waitFor(1, 300), /0\/1 requests/);
-      release();
+      held.release();
       await stub.waitFor(1);
       assert.equal(stub.received[0]?.json.text, "code 11");
     } finally {
-      release();
+      held?.restore();
       await rig.closeAll();
     }
   });
