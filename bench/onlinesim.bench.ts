@@ -1,7 +1,10 @@
 /**
- * Onlinesim partner API under load, through the hub's own HTTP app (Koa,
- * gzip, body parser) on a real socket, the real PluginHost, activations and a
- * synced LevelDB store in a temp directory:
+ * Onlinesim partner API under load, in the configuration the Pi runs (the
+ * README's Pi config): onlinesim with number-exceptions enabled (100 masks for
+ * every service plus per-service lists for 50 services) through the real
+ * PluginHost, requests and answers gzip-encoded both ways (seed 002:16),
+ * PUSH_SMS gzip-encoded too; the hub's own HTTP app (Koa, gzip, body parser)
+ * on a real socket, activations and a synced LevelDB store in a temp directory:
  *
  * - GET_NUMBER p50/p99 at 200 requests/s (open loop; each issued number is
  *   finished with status 5 in process right after, so the pool does not run
@@ -17,6 +20,7 @@ import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { createActivations } from "../core/activations/index.ts";
 import { EventBus } from "../core/bus.ts";
 import { createHooks } from "../core/hooks.ts";
@@ -28,11 +32,28 @@ import type { ModemLayerImpl } from "../core/modems/index.ts";
 import { PluginHost } from "../core/plugins.ts";
 import { Store } from "../core/store/store.ts";
 import type { NumberInfo, NumbersView } from "../core/types.ts";
+import numberExceptionsPlugin from "../plugins/number-exceptions/index.ts";
 import onlinesim from "../plugins/onlinesim/index.ts";
 import { startTestHub } from "../test/helpers/hub.ts";
 
 const KEY = "bench-key-0123456789";
 const OPERATORS = ["mts", "megafon", "beeline", "tele2"];
+const SERVICES_8 = ["vk", "ok", "wa", "tg", "ig", "fb", "go", "ot"];
+const SERVICES_200 = Array.from({ length: 200 }, (_, i) => (i < 8 ? SERVICES_8[i] : `s${String(i).padStart(3, "0")}`) as string);
+
+/**
+ * The number-exceptions section: 100 masks for every service (90 prefixes of
+ * other ranges, 10 wildcard masks of which a few hit the bench's numbers
+ * 79000000000 + i) and two masks each for 50 services (as bench/RESULTS.md's
+ * ad-hoc hook figure). About 5 % of the numbers are excluded everywhere.
+ */
+function numberExceptions(): { masks: string[]; serviceMasks: Record<string, string[]> } {
+  const masks = Array.from({ length: 90 }, (_, i) => `79${String(10 + i).padStart(2, "0")}`); // 7910 ... 7999: other ranges
+  masks.push("7900000001?", "*77", "790000004?5", "7916???4567", "*0000", "7926*99", "38050*", "7701???????", "79000000?88", "7999*1");
+  const serviceMasks: Record<string, string[]> = {};
+  for (let i = 0; i < 50; i++) serviceMasks[SERVICES_200[i * 4] as string] = [`79000000${String(i % 5).padStart(1, "0")}?${i % 10}`, `*${String(i).padStart(2, "0")}3`];
+  return { masks, serviceMasks };
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -80,8 +101,10 @@ async function apiRig(numberCount: number, services: string[]) {
     activations,
     metrics: metrics.registry,
   });
-  const config = { apiKey: KEY, pushUrl: "http://127.0.0.1:9/push", path: "/onlinesim", services, pushGzip: false, retrySeconds: 10, pushConcurrency: 8, pushTimeoutSeconds: 10, answerTimeoutSeconds: 5 };
-  await host.startAll([onlinesim], { onlinesim: config });
+  const config = { apiKey: KEY, pushUrl: "http://127.0.0.1:9/push", path: "/onlinesim", services, pushGzip: true, retrySeconds: 10, pushConcurrency: 8, pushTimeoutSeconds: 10, answerTimeoutSeconds: 5 };
+  await host.startAll([onlinesim, numberExceptionsPlugin], { onlinesim: config, "number-exceptions": { ...numberExceptions(), adminAllowRemote: false } });
+  if (!host.list().every((p) => p.status === "running")) throw new Error(`plugins did not start: ${JSON.stringify(host.list())}`);
+  if (hooks.numberFilter.size !== 1) throw new Error("number-exceptions registered no numberFilter hook");
   const app = createHttpApp({ log, metrics, bodyLimitBytes: 1_048_576, requestTimeoutMs: 15_000, trustProxy: false, readiness: () => ({ ready: true, checks: {} }), routers: () => host.routers() });
   const server = await HttpServer.listen(app, { host: "127.0.0.1", port: 0, requestTimeoutMs: 15_000 });
   const url = `http://127.0.0.1:${server.port}/onlinesim`;
@@ -101,18 +124,21 @@ async function apiRig(numberCount: number, services: string[]) {
 /** The load generator: node:http with keep-alive (lighter than fetch, which shares the two cores with the hub). */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
+/** One request as Onlinesim sends it per seed 002:16: a gzip-encoded JSON body, gzip accepted; the answer is decoded (and checked to be gzip). */
 function call(url: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const target = new URL(url);
-  const payload = JSON.stringify({ key: KEY, ...body });
+  const payload = gzipSync(JSON.stringify({ key: KEY, ...body }));
   return new Promise((resolve, reject) => {
+    const headers = { "content-type": "application/json; charset=utf-8", "content-encoding": "gzip", "content-length": payload.length, "accept-encoding": "gzip" };
     const req = request(
-      { agent, host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(payload), "accept-encoding": "identity" } },
+      { agent, host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>);
+            if (res.headers["content-encoding"] !== "gzip") throw new Error(`answer not gzip-encoded (${res.headers["content-encoding"] ?? "identity"})`);
+            resolve(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString("utf8")) as Record<string, unknown>);
           } catch (error) {
             reject(error as Error);
           }
@@ -125,7 +151,7 @@ function call(url: string, body: Record<string, unknown>): Promise<Record<string
 }
 
 async function benchGetNumber(): Promise<boolean> {
-  const rig = await apiRig(512, ["vk", "ok", "wa", "tg", "ig", "fb", "go", "ot"]);
+  const rig = await apiRig(512, SERVICES_8);
   try {
     for (let i = 0; i < 50; i++) {
       const reply = await call(rig.url, { action: "GET_NUMBER", service: "vk", operator: "any", country: "russia" });
@@ -160,7 +186,7 @@ async function benchGetNumber(): Promise<boolean> {
 }
 
 async function benchGetServices(): Promise<boolean> {
-  const services = Array.from({ length: 200 }, (_, i) => (i < 8 ? ["vk", "ok", "wa", "tg", "ig", "fb", "go", "ot"][i] : `s${String(i).padStart(3, "0")}`) as string);
+  const services = SERVICES_200;
   const rig = await apiRig(512, services);
   try {
     // Some history and a few busy numbers, as in service.
@@ -195,7 +221,8 @@ async function benchInjectionToPush(): Promise<boolean> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { text: string };
+      const raw = Buffer.concat(chunks);
+      const body = JSON.parse((req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8")) as { text: string };
       const seq = Number(/#(\d+)/.exec(body.text)?.[1]);
       if (!arrivals.has(seq)) arrivals.set(seq, performance.now());
       res.writeHead(200, { "content-type": "application/json" });
@@ -205,7 +232,19 @@ async function benchInjectionToPush(): Promise<boolean> {
   await new Promise<void>((resolve) => partner.listen(0, "127.0.0.1", resolve));
   const pushUrl = `http://127.0.0.1:${(partner.address() as AddressInfo).port}/push`;
   const modemCount = 64;
-  const hub = await startTestHub({ config: { modems: { emulator: { count: modemCount } }, plugins: { onlinesim: { enabled: true, apiKey: KEY, pushUrl, services: ["ig"], retrySeconds: 1 } } } });
+  // The README's Pi config: onlinesim (PUSH_SMS gzip-encoded), number-exceptions with masks, sms-filter off.
+  const masks = numberExceptions();
+  const hub = await startTestHub({
+    config: {
+      modems: { emulator: { count: modemCount } },
+      plugins: {
+        onlinesim: { enabled: true, apiKey: KEY, pushUrl, services: ["ig"], retrySeconds: 1, pushGzip: true },
+        // Every emulated number (79000000001 ...) stays issuable for ig, so each modem carries an activation.
+        "number-exceptions": { enabled: true, masks: masks.masks.filter((m) => !m.startsWith("790") && !m.startsWith("*")), serviceMasks: Object.fromEntries(Object.entries(masks.serviceMasks).filter(([service]) => service !== "ig")) },
+        "sms-filter": { enabled: true, mode: "off" },
+      },
+    },
+  });
   try {
     const deadline = Date.now() + 60_000;
     while (hub.hub.modems.numbers.list().length < modemCount && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -6,6 +6,7 @@ import { MessageRepository } from "../store/messages.ts";
 import type { BatchOp, Store, Sublevel } from "../store/store.ts";
 import type { NumbersView } from "../types.ts";
 import { resolveActivationsConfig } from "./config.ts";
+import { normaliseExceptionPrefixes } from "./exceptions.ts";
 import { createActivationsMetrics, type ActivationsMetrics } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import { NumberPool } from "./pool.ts";
@@ -78,7 +79,14 @@ class Activations implements ActivationsService {
     this.#deps = deps;
     this.#config = resolveActivationsConfig(deps.config);
     this.#log = deps.log;
-    this.#pool = new NumberPool(this.#config.cancelLimit);
+    this.#pool = new NumberPool(this.#config.cancelLimit, (number, missing) =>
+      this.#log.warn(
+        { iccid: number.iccid, msisdn: number.msisdn, country: number.country, operator: number.operator },
+        missing === "country"
+          ? `SIM of unknown country (MCC/MNC not in the table): not offered to any marketplace; set modems.operators.${number.iccid} (country and operator, in the marketplace's names)`
+          : `SIM of unknown operator (MNC not in the table): offered only for operator "any"; set modems.operators.${number.iccid}.operator`,
+      ),
+    );
     this.#activations = deps.store.sub<Activation>("activations");
     this.#active = deps.store.sub<number>("activations-active");
     this.#historyStore = deps.store.sub<ServiceHistory>("history");
@@ -147,8 +155,9 @@ class Activations implements ActivationsService {
     return this.#pool.counts(this.#deps.numbers.list(), marketplace, services, this.#deps.hooks.numberFilter);
   }
 
-  async reserve(request: NumberRequest): Promise<Activation | null> {
+  async reserve(raw: NumberRequest): Promise<Activation | null> {
     if (!this.#started) return null;
+    const request: NumberRequest = { ...raw, exceptionPrefixes: normaliseExceptionPrefixes(raw.exceptionPrefixes) };
     // Pick and mark synchronously: no other request can run between the two.
     const number = this.#pool.pick(this.#deps.numbers.list(), request, this.#deps.hooks.numberFilter);
     if (!number) return null;

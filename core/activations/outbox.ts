@@ -13,6 +13,8 @@ export interface OutboxDeps<P> {
   metrics: ActivationsMetrics;
   /** How long stop() waits for attempts in flight before returning. */
   stopWaitMs?: number;
+  /** A job still pending after this long is reported once with a warning (default 10 minutes). */
+  pendingWarnMs?: number;
   /** Called once when the outbox is stopped (the marketplace unregisters). */
   onStop?: () => void;
 }
@@ -26,8 +28,9 @@ export function outboxSublevel(store: Store, marketplace: string): Sublevel<Push
  * A marketplace's durable outbox. A job is on disk (written in the same synced
  * batch as its message's route) before its first attempt; every attempt's
  * outcome is written before the next; the sink's "done" or "stop" ends it,
- * anything else retries after `retryIntervalMs`, for as long as it takes and
- * across restarts (pending jobs are loaded again at start). At most
+ * anything else retries `retryIntervalMs` after the previous attempt started,
+ * for as long as it takes and across restarts (pending jobs are loaded again
+ * at start); a job pending longer than `pendingWarnMs` is logged once. At most
  * `concurrency` deliveries are in flight, so a backlog of ten thousand jobs
  * opens `concurrency` sockets, not ten thousand.
  */
@@ -43,10 +46,14 @@ export class Outbox<P = unknown> implements OutboxHandle {
   #stopped = false;
   #delivered = 0;
   #givenUp = 0;
+  /** Jobs already reported as pending too long (once each per run). */
+  readonly #warnedPending = new Set<string>();
+  readonly #pendingWarnMs: number;
   readonly #loaded: Promise<void>;
 
   constructor(deps: OutboxDeps<P>) {
     this.#deps = deps;
+    this.#pendingWarnMs = deps.pendingWarnMs ?? 10 * 60_000;
     this.marketplace = deps.marketplace;
     this.sublevel = outboxSublevel(deps.store, deps.marketplace);
     this.#loaded = this.#load().catch((error: unknown) => {
@@ -191,6 +198,9 @@ export class Outbox<P = unknown> implements OutboxHandle {
 
   async #attempt(job: PushJob<P>): Promise<void> {
     const { sink, log, metrics, bus, store } = this.#deps;
+    // The retry interval counts from the start of an attempt: a partner that
+    // hangs until the timeout is asked again every interval, not every interval + timeout.
+    const startedAt = Date.now();
     let result: DeliveryResult;
     try {
       result = await sink.deliver(job);
@@ -200,7 +210,7 @@ export class Outbox<P = unknown> implements OutboxHandle {
     }
     const now = Date.now();
     const answer = result.answer.slice(0, 60);
-    const updated: PushJob<P> = { ...job, attempts: job.attempts + 1, lastAnswer: answer, lastAttemptAt: now };
+    const updated: PushJob<P> = { ...job, attempts: job.attempts + 1, lastAnswer: answer, lastAttemptAt: startedAt };
     if (result.outcome === "done") {
       updated.state = "done";
       updated.doneAt = now;
@@ -209,7 +219,7 @@ export class Outbox<P = unknown> implements OutboxHandle {
       updated.stopReason = result.reason;
       updated.doneAt = now;
     } else {
-      updated.nextAttemptAt = now + sink.retryIntervalMs;
+      updated.nextAttemptAt = startedAt + sink.retryIntervalMs;
     }
     metrics.pushAttempts.inc({ marketplace: this.marketplace, answer, outcome: result.outcome });
     try {
@@ -219,6 +229,7 @@ export class Outbox<P = unknown> implements OutboxHandle {
     }
     this.#inFlightJobs.delete(job.jobId);
     const context = { marketplace: this.marketplace, activationId: job.activationId, messageId: job.messageId, attempts: updated.attempts };
+    if (updated.state !== "pending") this.#warnedPending.delete(job.jobId);
     if (updated.state === "done") {
       this.#delivered++;
       log.info({ ...context, answer }, "push delivered");
@@ -230,6 +241,14 @@ export class Outbox<P = unknown> implements OutboxHandle {
       bus.emit("push.gaveUp", { ...context, reason: updated.stopReason ?? answer });
     } else {
       if (updated.attempts === 1 || updated.attempts % 10 === 0) log.warn({ ...context, answer }, "push not accepted; retrying");
+      const pendingMs = now - job.createdAt;
+      if (pendingMs > this.#pendingWarnMs && !this.#warnedPending.has(job.jobId)) {
+        this.#warnedPending.add(job.jobId);
+        log.warn(
+          { ...context, answer, pendingMinutes: Math.floor(pendingMs / 60_000) },
+          `push pending for more than ${Math.round(this.#pendingWarnMs / 60_000)} minutes: the partner has not accepted it yet (see its answers with simhive sms)`,
+        );
+      }
       if (!this.#stopped) this.#insert(updated);
     }
   }

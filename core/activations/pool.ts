@@ -1,6 +1,7 @@
 import type { NumberFilterRegistry } from "../hooks.ts";
 import type { NumberInfo } from "../types.ts";
-import type { Activation, CountTree, NumberRequest, ServiceHistory } from "./types.ts";
+import { excepted } from "./exceptions.ts";
+import { ANY_OPERATOR, type Activation, type CountTree, type NumberRequest, type ServiceHistory } from "./types.ts";
 
 /**
  * The in-memory index behind counts() and reserve(): active activations by
@@ -19,10 +20,14 @@ export class NumberPool {
   readonly #lastFinished = new Map<string, Activation>();
   /** When a number last started an activation: the pick spreads use over the SIMs. */
   readonly #lastUsedAt = new Map<string, number>();
+  /** SIMs already reported for an unknown country or operator (once each). */
+  readonly #warnedUnplaced = new Set<string>();
+  readonly #onUnplaced: (number: NumberInfo, missing: "country" | "operator") => void;
   cancelLimit: number;
 
-  constructor(cancelLimit: number) {
+  constructor(cancelLimit: number, onUnplaced: (number: NumberInfo, missing: "country" | "operator") => void = () => {}) {
     this.cancelLimit = cancelLimit;
+    this.#onUnplaced = onUnplaced;
   }
 
   // ---- loading and bookkeeping ------------------------------------------
@@ -98,68 +103,125 @@ export class NumberPool {
     return this.#activeById.size;
   }
 
-  /** Spent, refused or cancelled too often for this service? */
-  blocked(msisdn: string, service: string): boolean {
-    const record = this.#history.get(msisdn)?.get(service);
-    if (!record) return false;
-    return record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit;
+  /** Carries an activation now (by number or by SIM)? */
+  busy(number: NumberInfo): boolean {
+    return this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid);
   }
 
   /**
-   * Numbers GET_NUMBER would hand out now, per country/operator/service.
-   * Services with no usable number on an operator that has numbers count 0.
+   * Where a number is offered: its country, and its operator or, when that is
+   * not known, `ANY_OPERATOR` (offered only to requests for any operator).
+   * Undefined when its country is not known: such a SIM is not offered at all.
+   */
+  #placeOf(number: NumberInfo): { country: string; operator: string } | undefined {
+    const countryKnown = knownName(number.country);
+    const operatorKnown = knownName(number.operator);
+    if (!(countryKnown && operatorKnown)) this.#unplaced(number, countryKnown ? "operator" : "country");
+    if (!countryKnown) return undefined;
+    return { country: number.country, operator: operatorKnown ? number.operator : ANY_OPERATOR };
+  }
+
+  #unplaced(number: NumberInfo, missing: "country" | "operator"): void {
+    if (this.#warnedUnplaced.has(number.iccid)) return;
+    this.#warnedUnplaced.add(number.iccid);
+    this.#onUnplaced(number, missing);
+  }
+
+  /**
+   * THE rule, for counts() and pick() alike: may `number` be issued for
+   * `request` now? Free (no activation on the number or the SIM), its country
+   * known and matching, its operator matching (a SIM of unknown operator only
+   * when any operator will do), not spent, refused or cancelled too often for
+   * the service, not under one of the request's exception prefixes (already
+   * normalised), and allowed by every numberFilter hook.
+   */
+  usable(number: NumberInfo, request: NumberRequest, filter: NumberFilterRegistry): boolean {
+    return this.#offered(number, request) && this.#allowedFor(number, request, filter);
+  }
+
+  /** The half of `usable()` that does not depend on the service: free, and in the request's country and operator. */
+  #offered(number: NumberInfo, request: NumberRequest): boolean {
+    if (this.busy(number)) return false;
+    const place = this.#placeOf(number);
+    if (!place) return false;
+    if (request.country !== undefined && place.country !== request.country) return false;
+    return request.operator === undefined || request.operator === ANY_OPERATOR || place.operator === request.operator;
+  }
+
+  /** The half of `usable()` that depends on the service and the request: history, exceptions, hooks. */
+  #allowedFor(number: NumberInfo, request: NumberRequest, filter: NumberFilterRegistry, history = this.#history.get(number.msisdn)): boolean {
+    const record = history?.get(request.service);
+    if (record && (record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit)) return false;
+    if (excepted(number.msisdn, request.exceptionPrefixes as readonly string[])) return false;
+    return filter.size === 0 || filter.allows(number, request);
+  }
+
+  /**
+   * Numbers GET_NUMBER would hand out now, per country/operator/service: for
+   * each number and service, `usable()` with a request for that service in
+   * any country and operator (its service-independent half asked once per
+   * number). Numbers of unknown operator are counted under `ANY_OPERATOR`;
+   * numbers of unknown country not at all. Busy numbers still put their
+   * country and operator on the map (with zeros): the partner sees the
+   * operator exists.
    */
   counts(numbers: readonly NumberInfo[], marketplace: string, services: readonly string[], filter: NumberFilterRegistry): CountTree {
-    const tree: CountTree = new Map();
-    const requests: NumberRequest[] = services.map((service) => ({ marketplace, service, exceptionPrefixes: [] }));
-    const hooked = filter.size > 0;
+    const requests: NumberRequest[] = services.map((service) => ({ marketplace, service, exceptionPrefixes: NO_PREFIXES }));
+    // country → operator → count per service index; made into the tree's maps at the end.
+    const cells = new Map<string, Map<string, number[]>>();
     for (const number of numbers) {
-      // Busy numbers still put their country and operator on the map (with zeros): the partner sees the operator exists.
-      const busy = this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid);
-      let operators = tree.get(number.country);
+      const place = this.#placeOf(number);
+      if (!place) continue;
+      let operators = cells.get(place.country);
       if (!operators) {
         operators = new Map();
-        tree.set(number.country, operators);
+        cells.set(place.country, operators);
       }
-      let byService = operators.get(number.operator);
-      if (!byService) {
-        byService = new Map();
-        operators.set(number.operator, byService);
+      let counts = operators.get(place.operator);
+      if (!counts) {
+        counts = new Array<number>(services.length).fill(0);
+        operators.set(place.operator, counts);
       }
+      if (!this.#offered(number, ANY_REQUEST)) continue;
       const history = this.#history.get(number.msisdn);
       for (let index = 0; index < services.length; index++) {
-        const service = services[index] as string;
-        let usable = !busy;
-        const record = usable ? history?.get(service) : undefined;
-        if (usable && record && (record.sold > 0 || record.refused || record.cancellations >= this.cancelLimit)) usable = false;
-        if (usable && hooked && !filter.allows(number, requests[index] as NumberRequest)) usable = false;
-        byService.set(service, (byService.get(service) ?? 0) + (usable ? 1 : 0));
+        if (this.#allowedFor(number, requests[index] as NumberRequest, filter, history)) counts[index] = (counts[index] as number) + 1;
       }
+    }
+    const tree: CountTree = new Map();
+    for (const [country, operators] of cells) {
+      const byOperator = new Map<string, Map<string, number>>();
+      for (const [operator, counts] of operators) byOperator.set(operator, new Map(services.map((service, index) => [service, counts[index] as number])));
+      tree.set(country, byOperator);
     }
     return tree;
   }
 
   /**
-   * The number to issue for `request`, or undefined: free, not blocked for the
-   * service, matching country/operator, no exception prefix, allowed by the
-   * hooks. Among those, the one used least recently.
+   * The number to issue for `request` (exception prefixes already
+   * normalised), or undefined: among the `usable()` ones, the one used least
+   * recently.
    */
   pick(numbers: readonly NumberInfo[], request: NumberRequest, filter: NumberFilterRegistry): NumberInfo | undefined {
-    const operator = request.operator === undefined || request.operator === "any" ? undefined : request.operator;
     let best: NumberInfo | undefined;
     let bestUsedAt = Infinity;
     for (const number of numbers) {
-      if (this.#activeByMsisdn.has(number.msisdn) || this.#activeByIccid.has(number.iccid)) continue;
-      if (request.country !== undefined && number.country !== request.country) continue;
-      if (operator !== undefined && number.operator !== operator) continue;
-      if (this.blocked(number.msisdn, request.service)) continue;
-      if (request.exceptionPrefixes.some((prefix) => prefix.length > 0 && number.msisdn.startsWith(prefix))) continue;
       const usedAt = this.#lastUsedAt.get(number.msisdn) ?? 0;
       if (usedAt >= bestUsedAt) continue;
-      if (!filter.allows(number, request)) continue;
+      if (!this.usable(number, request, filter)) continue;
       best = number;
       bestUsedAt = usedAt;
     }
     return best;
   }
 }
+
+/** core/modems names a SIM whose MCC/MNC is not in its table (and has no modems.operators entry) "unknown". */
+function knownName(name: string | undefined): boolean {
+  return name !== undefined && name !== "" && name !== UNKNOWN_NAME;
+}
+
+const UNKNOWN_NAME = "unknown";
+const NO_PREFIXES: readonly string[] = [];
+/** Any country, any operator: what counts() asks the service-independent half with. */
+const ANY_REQUEST: NumberRequest = { marketplace: "", service: "", exceptionPrefixes: NO_PREFIXES };

@@ -14,8 +14,13 @@ export interface NumberRequest {
   country?: string;
   /** Marketplace operator name; undefined or "any" matches every operator. */
   operator?: string;
-  /** Digit prefixes (country code included) never to be issued for this request. */
-  exceptionPrefixes: readonly string[];
+  /**
+   * Prefixes of numbers (country code included) never to be issued for this
+   * request, as the marketplace sent them (strings or integers, `+`, spaces
+   * and dashes allowed). Core normalises them (exceptions.ts) and applies them
+   * itself, whatever plugins run; numberFilter hooks see them normalised.
+   */
+  exceptionPrefixes: readonly (string | number)[];
   /** Price offered, recorded with the activation. */
   sum?: number;
 }
@@ -44,7 +49,19 @@ export interface Activation {
   finishReason?: FinishReason;
 }
 
-/** country → operator → service → count. Operator "any" is the marketplace's business. */
+/**
+ * The operator key under which counts() puts SIMs whose operator is not known
+ * (core/modems says "unknown"): they may be issued only when any operator
+ * will do, so a marketplace adds them to its all-operators figure and names
+ * no operator for them. Also what a request's `operator` says for "any".
+ */
+export const ANY_OPERATOR = "any";
+
+/**
+ * country → operator → service → count. Only known countries appear (a SIM of
+ * unknown country is not offered); operator `ANY_OPERATOR` holds the SIMs of
+ * unknown operator. Summing over operators is the marketplace's business.
+ */
 export type CountTree = Map<string, Map<string, Map<string, number>>>;
 
 export type FinishResult =
@@ -61,7 +78,9 @@ export interface PushJob<P = unknown> {
   createdAt: number;
   state: "pending" | "done" | "given-up";
   attempts: number;
+  /** Due: `retryIntervalMs` after the last attempt started. */
   nextAttemptAt: number;
+  /** When the last attempt started. */
   lastAttemptAt?: number;
   /** Short description of the partner's last answer (status line / error code), never the SMS text. */
   lastAnswer?: string;

@@ -95,7 +95,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       encoding: "utf-8",
       onError: (error: Error & { status?: number }, ctx) => {
         const status = error.status ?? 400;
-        ctx.throw(status === 413 ? 413 : status === 415 ? 415 : 400, status === 413 ? `request body larger than ${deps.bodyLimitBytes} bytes` : status === 415 ? "unsupported content encoding" : "malformed request body");
+        if (status === 413 || status === 415) ctx.throw(status, status === 413 ? `request body larger than ${deps.bodyLimitBytes} bytes` : "unsupported content encoding");
+        deferMalformedBody(ctx);
       },
     }),
   );
@@ -143,3 +144,25 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
 
   return app;
 }
+
+/**
+ * A body that does not parse is not answered at once: a route may first check
+ * who is asking (onlinesim answers BAD_KEY before anything else) by looking
+ * at `ctx.state.bodyError`. Reading `ctx.request.body` throws the 400
+ * "malformed request body" the error middleware answers with, so a route
+ * that does not look gets the same answer as before.
+ */
+function deferMalformedBody(ctx: Koa.Context): void {
+  ctx.state.bodyError = "malformed request body";
+  Object.defineProperty(ctx.request, "body", {
+    configurable: true,
+    enumerable: true,
+    get() {
+      throw Object.assign(new Error("malformed request body"), { status: 400, expose: true });
+    },
+    set(value: unknown) {
+      Object.defineProperty(ctx.request, "body", { configurable: true, enumerable: true, writable: true, value });
+    },
+  });
+}
+

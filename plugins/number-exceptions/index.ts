@@ -1,9 +1,10 @@
 /**
  * number-exceptions: the `numberFilter` hook. A number is not issued when it
- * matches a configured mask (all services, or the request's service), or
- * starts with one of the request's exception prefixes (Onlinesim's
- * `exceptionPhoneSet`). See README.md for the mask syntax and the rule that
- * decides between the config file and the admin endpoint.
+ * matches a configured mask (all services, or the request's service). The
+ * request's own exception prefixes (Onlinesim's `exceptionPhoneSet`) are
+ * core's (core/activations/exceptions.ts): they hold with this plugin off.
+ * See README.md for the mask syntax and the rule that decides between the
+ * config file and the admin endpoint.
  */
 import type { NumberRequest } from "../../core/activations/types.ts";
 import { SimhiveError } from "../../core/errors.ts";
@@ -22,10 +23,9 @@ import {
   type MaskLists,
   type NumberExceptionsConfig,
 } from "./config.ts";
-import { normalisePrefixes } from "./masks.ts";
 
 export { validateConfig } from "./config.ts";
-export { MaskSet, maskProblem, normalisePrefixes } from "./masks.ts";
+export { MaskSet, maskProblem } from "./masks.ts";
 
 const NAME = "number-exceptions";
 const OVERRIDE_KEY = "override";
@@ -40,27 +40,6 @@ interface StoredOverride {
 
 function configError(problems: string[]): SimhiveError {
   return new SimhiveError("SIMHIVE_ERR_CONFIG", `invalid ${NAME} config: ${problems.join("; ")}`, { details: problems });
-}
-
-/**
- * Request exception prefixes, normalised once per request object: GET_NUMBER
- * evaluates one request against every number, and the marketplace plugin
- * hands the same array each time.
- */
-const prefixCache = new WeakMap<object, readonly string[]>();
-const NO_PREFIXES: readonly string[] = [];
-
-function requestPrefixes(request: NumberRequest): readonly string[] {
-  const entries = request.exceptionPrefixes as unknown;
-  if (entries === undefined || entries === null) return NO_PREFIXES;
-  if (!Array.isArray(entries)) return normalisePrefixes([entries]);
-  if (entries.length === 0) return NO_PREFIXES;
-  let prefixes = prefixCache.get(entries);
-  if (!prefixes) {
-    prefixes = normalisePrefixes(entries);
-    prefixCache.set(entries, prefixes);
-  }
-  return prefixes;
 }
 
 async function start(ctx: PluginContext<NumberExceptionsConfig>): Promise<PluginInstance> {
@@ -96,12 +75,7 @@ async function start(ctx: PluginContext<NumberExceptionsConfig>): Promise<Plugin
     if (msisdn.charCodeAt(0) === 43 /* + */) msisdn = msisdn.slice(1);
     if (compiled.all.matches(msisdn)) return false;
     const forService = compiled.byService.get(request.service);
-    if (forService !== undefined && forService.matches(msisdn)) return false;
-    const prefixes = requestPrefixes(request);
-    for (let i = 0; i < prefixes.length; i++) {
-      if (msisdn.startsWith(prefixes[i] as string)) return false;
-    }
-    return true;
+    return forService === undefined || !forService.matches(msisdn);
   };
   const unregister = ctx.hooks.numberFilter(filter);
 

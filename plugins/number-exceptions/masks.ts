@@ -192,21 +192,3 @@ function globMatches(glob: Glob, text: string): boolean {
   while (p < codes.length && codes[p] === CODE_STAR) p++;
   return p === codes.length;
 }
-
-/**
- * Request exception prefixes as they come from a marketplace: strings or
- * integers, maybe with `+`, spaces or dashes. Returns the digit prefixes; an
- * entry with no digit at all is ignored (an empty prefix would exclude every
- * number for a typo).
- */
-export function normalisePrefixes(entries: readonly unknown[]): string[] {
-  const prefixes: string[] = [];
-  for (const entry of entries) {
-    if (typeof entry !== "string" && typeof entry !== "number" && typeof entry !== "bigint") continue;
-    if (typeof entry === "number" && (!Number.isSafeInteger(entry) || entry < 0)) continue;
-    const text = String(entry);
-    const digits = text.replace(/\D+/g, "");
-    if (digits.length > 0) prefixes.push(digits);
-  }
-  return prefixes;
-}

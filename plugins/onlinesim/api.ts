@@ -1,9 +1,9 @@
-import { gunzipSync } from "node:zlib";
 import type { Context } from "koa";
-import type { ActivationsApi, CountTree, FinishReason } from "../../core/activations/types.ts";
+import { ANY_OPERATOR, type ActivationsApi, type CountTree, type FinishReason } from "../../core/activations/types.ts";
 import { SimhiveError, withTimeout } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import { keyMatches, presentedKey } from "./auth.ts";
+import { readBody } from "./body.ts";
 import { parseFinish, parseGetNumber } from "./requests.ts";
 import { normaliseService } from "./services.ts";
 
@@ -50,56 +50,29 @@ export function finishReason(status: number): FinishReason {
   }
 }
 
-/** GET_SERVICES body: one countryList entry per country; `any` sums the operators (seed 004:12). */
+/**
+ * GET_SERVICES body: one countryList entry per country; `any` sums the
+ * operators (seed 004:12). The tree names only known countries; its
+ * ANY_OPERATOR entry (SIMs of unknown operator) goes into `any` alone, so
+ * every name published is one from the marketplace's lists (seed 002:17).
+ */
 export function servicesReply(tree: CountTree, services: readonly string[]): Record<string, unknown> {
   const countryList: { country: string; operatorMap: Record<string, Record<string, number>> }[] = [];
   for (const [country, operators] of tree) {
-    if (!country) continue;
     const any: Record<string, number> = Object.fromEntries(services.map((s) => [s, 0]));
     const operatorMap: Record<string, Record<string, number>> = { any };
     for (const [operator, byService] of operators) {
-      if (!operator || operator === "any") continue;
       const counts: Record<string, number> = {};
       for (const service of services) {
         const count = byService.get(service) ?? 0;
         counts[service] = count;
         any[service] = (any[service] ?? 0) + count;
       }
-      operatorMap[operator] = counts;
+      if (operator !== ANY_OPERATOR) operatorMap[operator] = counts;
     }
     countryList.push({ country, operatorMap });
   }
   return { countryList, status: "SUCCESS" };
-}
-
-/** The request's parameters: the query, overlaid by the body (JSON, gzip or not, decoded by the hub or here). */
-async function readParams(ctx: Context): Promise<{ body: Record<string, unknown>; query: Record<string, unknown> }> {
-  const query = { ...(ctx.query as Record<string, unknown>) };
-  let body: unknown = (ctx.request as { body?: unknown }).body;
-  if (body === undefined && ctx.method !== "GET" && ctx.method !== "HEAD") body = await readRawJson(ctx);
-  if (typeof body === "string") {
-    try {
-      body = body.trim() === "" ? {} : JSON.parse(body);
-    } catch {
-      throw Object.assign(new Error("malformed JSON body"), { status: 400, expose: true });
-    }
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) body = {};
-  return { body: body as Record<string, unknown>, query };
-}
-
-/** Without the hub's body parser (a bare Koa app), read the body here. */
-async function readRawJson(ctx: Context): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > 1_048_576) throw Object.assign(new Error("request body too large"), { status: 413, expose: true });
-    chunks.push(chunk as Buffer);
-  }
-  let raw = Buffer.concat(chunks);
-  if (/gzip/i.test(ctx.get("content-encoding"))) raw = gunzipSync(raw);
-  return raw.toString("utf8");
 }
 
 function send(ctx: Context, reply: Reply): void {
@@ -119,12 +92,18 @@ export function createHandler(deps: ApiDeps) {
         deps.log.warn({ ip: ctx.ip }, "request from an address not in allowFrom");
         reply = { httpStatus: 403, body: BAD_KEY };
       } else {
-        const { body, query } = await readParams(ctx);
+        const query = { ...(ctx.query as Record<string, unknown>) };
+        const read = await readBody(ctx);
+        const body = read.ok ? read.body : {};
         const rawAction = pathAction ?? body.action ?? query.action;
         action = typeof rawAction === "string" ? rawAction.trim().toUpperCase() : "UNKNOWN";
+        // The key first, whatever the body: a malformed one is answered only to a caller with the key (in the header or the query).
         if (!keyMatches(presentedKey(body, query, ctx.get("authorization") || undefined), state.apiKey)) {
           deps.log.warn({ ip: ctx.ip, action }, "request with a bad or missing key");
           reply = { httpStatus: 401, body: BAD_KEY };
+        } else if (!read.ok) {
+          deps.log.warn({ ip: ctx.ip, action, contentType: ctx.get("content-type") }, "request with a malformed body");
+          reply = { httpStatus: 400, body: { status: "ERROR", error: "BAD_REQUEST", message: "malformed request body" } };
         } else {
           reply = await dispatch(action, { ...query, ...body }, state, deps);
         }
@@ -132,7 +111,7 @@ export function createHandler(deps: ApiDeps) {
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status !== undefined && status >= 400 && status < 500) {
-        reply = { httpStatus: status, body: { status: "ERROR", error: "BAD_REQUEST" } };
+        reply = { httpStatus: status, body: { status: "ERROR", error: status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST" } };
       } else {
         deps.log.error({ err: error, action }, "onlinesim request failed");
         reply = { httpStatus: 500, body: { status: "ERROR", error: "INTERNAL" } };

@@ -6,7 +6,7 @@ import { actionFromPath, createHandler, MARKETPLACE, type ApiState } from "./api
 import { addressFilter } from "./auth.ts";
 import { configSchema, withDefaults, type OnlinesimConfig } from "./config.ts";
 import { createPushSink, type PushSettings } from "./push.ts";
-import { normaliseServices } from "./services.ts";
+import { normaliseServices, unknownServices } from "./services.ts";
 
 /**
  * Onlinesim v1 partner API (seeds 000, 001, 002, 004): GET_SERVICES,
@@ -24,6 +24,16 @@ function apiState(config: OnlinesimConfig): ApiState {
     ...(allowed ? { allowed } : {}),
     answerTimeoutMs: config.answerTimeoutSeconds * 1000,
   };
+}
+
+/** Seed 002:17: names in GET_SERVICES must come from the marketplace's lists. */
+function warnUnknownServices(ctx: PluginContext<OnlinesimConfig>, config: OnlinesimConfig): void {
+  const unknown = unknownServices(config.services);
+  if (unknown.length === 0) return;
+  ctx.log.warn(
+    { services: unknown },
+    "onlinesim.services holds names that are no known Onlinesim service code; GET_SERVICES publishes them as written, and Onlinesim expects codes from its service list (seed 002:17): check the spelling with partner support",
+  );
 }
 
 function pushSettings(config: OnlinesimConfig, version: string): PushSettings {
@@ -68,7 +78,8 @@ function start(ctx: PluginContext<OnlinesimConfig>): PluginInstance {
     await handle(koa, action);
   });
 
-  const outbox: OutboxHandle = ctx.activations.registerMarketplace(MARKETPLACE, createPushSink(() => settings));
+  warnUnknownServices(ctx, config);
+  const outbox: OutboxHandle = ctx.activations.registerMarketplace(MARKETPLACE, createPushSink(() => settings, ctx.log));
   ctx.log.info({ path: config.path, services: state.services, pushUrl: new URL(config.pushUrl).origin, allowFrom: config.allowFrom?.length ?? 0 }, "onlinesim partner API ready");
 
   return {
@@ -81,6 +92,7 @@ function start(ctx: PluginContext<OnlinesimConfig>): PluginInstance {
       state = apiState(candidate);
       settings = pushSettings(candidate, ctx.hub.version);
       config = candidate;
+      warnUnknownServices(ctx, config);
       ctx.log.info({ services: state.services }, "onlinesim config reloaded");
     },
   };

@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import type { Activation, DeliveryResult, MarketplaceSink, PushJob } from "../../core/activations/types.ts";
+import type { Logger } from "../../core/log.ts";
 import type { SmsMessage } from "../../core/types.ts";
 
 /** What an outbox job keeps: the SMS fields. `action` and `key` are added at send time (the key is not stored per job). */
@@ -50,8 +51,15 @@ function partnerCode(answer: unknown): string | undefined {
   return typeof status === "string" ? status.trim().toUpperCase() : undefined;
 }
 
-/** One PUSH_SMS attempt. Done only on HTTP 200 with status SUCCESS; a stop answer ends the job; anything else retries. */
-export async function deliverPush(job: PushJob<PushPayload>, settings: PushSettings): Promise<DeliveryResult> {
+/** An attempt's result, with the partner's HTTP status when it answered. */
+export type PushResult = DeliveryResult & { httpStatus?: number };
+
+/**
+ * One PUSH_SMS attempt. Done only on HTTP 200 with status SUCCESS (seed
+ * 001:267 and issue 4; seed 000:5 would take any 200); a stop answer ends the
+ * job; anything else retries.
+ */
+export async function deliverPush(job: PushJob<PushPayload>, settings: PushSettings): Promise<PushResult> {
   const json = pushBody(job.payload, settings.key);
   const headers: Record<string, string> = {
     "Content-Type": "application/json; charset=utf-8",
@@ -76,21 +84,38 @@ export async function deliverPush(job: PushJob<PushPayload>, settings: PushSetti
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { outcome: "retry", answer: status === 200 ? "bad-json" : `http-${status}` };
+    return { outcome: "retry", answer: status === 200 ? "bad-json" : `http-${status}`, httpStatus: status };
   }
   const code = partnerCode(parsed);
-  if (code !== undefined && STOP_ANSWERS.has(code)) return { outcome: "stop", reason: code, answer: status === 200 ? code : `http-${status} ${code}` };
-  if (status === 200 && code === "SUCCESS") return { outcome: "done", answer: "SUCCESS" };
+  if (code !== undefined && STOP_ANSWERS.has(code)) return { outcome: "stop", reason: code, answer: status === 200 ? code : `http-${status} ${code}`, httpStatus: status };
+  if (status === 200 && code === "SUCCESS") return { outcome: "done", answer: "SUCCESS", httpStatus: status };
   const shortCode = code !== undefined && /^[A-Z_]{1,32}$/.test(code) ? code : "unexpected";
-  return { outcome: "retry", answer: status === 200 ? shortCode : `http-${status}` };
+  return { outcome: "retry", answer: status === 200 ? shortCode : `http-${status}`, httpStatus: status };
 }
 
-export function createPushSink(settings: () => PushSettings): MarketplaceSink<PushPayload> {
+/**
+ * The outbox sink. A job's first HTTP 200 that is not SUCCESS is logged as a
+ * warning (the seeds disagree on whether it means delivered, see README.md):
+ * the job is retried, and the operator sees a partner answering oddly.
+ */
+export function createPushSink(settings: () => PushSettings, log: Logger): MarketplaceSink<PushPayload> {
+  const warned = new Set<string>();
   return {
     buildPayload(message: SmsMessage, activation: Activation): PushPayload {
       return { smsId: activation.activationId, phoneFrom: message.sender, phone: activation.msisdn, text: message.text };
     },
-    deliver: (job) => deliverPush(job, settings()),
+    deliver: async (job) => {
+      const result = await deliverPush(job, settings());
+      if (result.outcome !== "retry") warned.delete(job.jobId);
+      else if (result.httpStatus === 200 && !warned.has(job.jobId)) {
+        warned.add(job.jobId);
+        log.warn(
+          { activationId: job.activationId, messageId: job.messageId, attempts: job.attempts + 1, answer: result.answer },
+          "PUSH_SMS answered HTTP 200 without status SUCCESS; not counted as delivered, sent again (seed 000:5 would take any 200, 001:267 only SUCCESS)",
+        );
+      }
+      return result;
+    },
     get retryIntervalMs() {
       return settings().retryIntervalMs;
     },

@@ -20,10 +20,12 @@ const getNumberSchema = {
     operator: name,
     service: { type: "string", minLength: 1, maxLength: 64 },
     sum: numeric,
+    // Prefixes of numbers: integers, or strings of digits that may carry `+`, spaces and dashes.
+    // Core normalises them (digits only; an entry without a digit is ignored) and applies them.
     exceptionPhoneSet: {
       type: "array",
       maxItems: 10_000,
-      items: { anyOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^\\s*\\+?\\d{1,20}\\s*$" }] },
+      items: { anyOf: [{ type: "integer", minimum: 0 }, { type: "string", maxLength: 40, pattern: "^[\\d\\s+-]*$" }] },
     },
   },
 };
@@ -49,7 +51,8 @@ export interface GetNumberParams {
   operator?: string;
   service: string;
   sum?: number;
-  exceptionPrefixes: string[];
+  /** `exceptionPhoneSet` as sent (validated); core/activations normalises and applies it. */
+  exceptionPrefixes: (string | number)[];
 }
 
 export interface FinishParams {
@@ -83,7 +86,7 @@ export function parseGetNumber(params: Record<string, unknown>): Parsed<GetNumbe
   const country = typeof input.country === "string" && input.country.trim() !== "" ? input.country.trim().toLowerCase() : undefined;
   const operator = typeof input.operator === "string" && input.operator.trim() !== "" ? input.operator.trim().toLowerCase() : undefined;
   const sum = toNumber(input.sum);
-  const exceptionPrefixes = ((input.exceptionPhoneSet as unknown[] | undefined) ?? []).map((p) => String(p).trim().replace(/^\+/, "")).filter((p) => p.length > 0);
+  const exceptionPrefixes = (input.exceptionPhoneSet as (string | number)[] | undefined) ?? [];
   return {
     ok: true,
     value: {

@@ -4,7 +4,8 @@ import { activationsConfigSchema } from "../../../core/activations/index.ts";
 import type { NumberRequest } from "../../../core/activations/types.ts";
 import { silentLogger } from "../../../core/log.ts";
 import type { Store } from "../../../core/store/store.ts";
-import { makeNumbers, makeRig, nextEvent } from "./fixtures.ts";
+import { capturingLogger } from "../../helpers/hub.ts";
+import { logLine, makeNumbers, makeRig, nextEvent } from "./fixtures.ts";
 
 const request = (service: string, extra: Partial<NumberRequest> = {}): NumberRequest => ({ marketplace: "onlinesim", service, exceptionPrefixes: [], ...extra });
 
@@ -241,13 +242,17 @@ describe("activations: finish and history", () => {
     }
   });
 
-  it("the stale safety net releases forgotten activations with a metric", async () => {
-    const rig = await makeRig(makeNumbers(1), { staleActivationHours: 0.2 / 3600, staleCheckSeconds: 0.05 });
+  it("the stale safety net releases forgotten activations with a warning and a metric", async () => {
+    const capture = capturingLogger();
+    const rig = await makeRig(makeNumbers(1), { staleActivationHours: 0.2 / 3600, staleCheckSeconds: 0.05 }, undefined, undefined, capture.log);
     try {
       const activation = await rig.activations.reserve(request("vk"));
       assert.ok(activation);
       const finished = await nextEvent(rig.bus, "activation.finished");
       assert.equal(finished.reason, "stale");
+      const warning = await logLine(capture.lines, (line) => line.level === "warn" && line.activationId === activation.activationId, "the stale warning");
+      assert.match(String(warning.msg), /never finished by the marketplace/);
+      assert.deepEqual([warning.marketplace, warning.msisdn, warning.service], ["onlinesim", activation.msisdn, "vk"]);
       assert.equal((await rig.activations.get(activation.activationId))?.finishReason, "stale");
       assert.equal(count(rig, "vk"), 1, "the number is back, nothing spent");
       const metric = await rig.metrics.getSingleMetric("simhive_activations_stale_total")?.get();

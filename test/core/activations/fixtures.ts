@@ -6,10 +6,11 @@ import { createActivations } from "../../../core/activations/index.ts";
 import type { ActivationsConfig, ActivationsService } from "../../../core/activations/types.ts";
 import { EventBus, type HubEventName, type HubEvents } from "../../../core/bus.ts";
 import { createHooks, type Hooks } from "../../../core/hooks.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { MessageRepository } from "../../../core/store/messages.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { NumberInfo, NumbersView, SmsMessage } from "../../../core/types.ts";
+import { waitFor } from "../../helpers/process.ts";
 
 /** A NumbersView over a plain, editable list: the data source the modem layer would be. */
 export class ListNumbers implements NumbersView {
@@ -57,9 +58,14 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function makeRig(numbers: NumberInfo[], config: Partial<ActivationsConfig> = {}, dir?: string, makeRegistry: () => Registry = () => new Registry()): Promise<Rig> {
+export async function makeRig(
+  numbers: NumberInfo[],
+  config: Partial<ActivationsConfig> = {},
+  dir?: string,
+  makeRegistry: () => Registry = () => new Registry(),
+  log: Logger = silentLogger(),
+): Promise<Rig> {
   const directory = dir ?? (await mkdtemp(join(tmpdir(), "simhive-activations-")));
-  const log = silentLogger();
   const rig = {
     dir: directory,
     numbers: new ListNumbers(numbers),
@@ -127,4 +133,46 @@ export function nextEvent<E extends HubEventName>(bus: EventBus, event: E, match
       resolve(payload);
     });
   });
+}
+
+/** Resolves with the first captured log line `match` accepts, once it is written (a hang guard, not a timed assertion). */
+export function logLine(lines: readonly Record<string, unknown>[], match: (line: Record<string, unknown>) => boolean, what = "a log line"): Promise<Record<string, unknown>> {
+  return waitFor(what, async () => lines.find(match), 10_000);
+}
+
+export interface HeldBatches {
+  /** Resolves when the first held batch is called. */
+  entered: Promise<void>;
+  /** Lets the held batches through (and every later one). */
+  release(): void;
+  /** Puts the store's own batch back (and releases). */
+  restore(): void;
+}
+
+/**
+ * Holds the store's synced batches behind a gate: a write that takes its time,
+ * the one fault real parts will not show on demand. With `once`, only the next
+ * batch is held and the store's own batch is back for the ones after it.
+ */
+export function holdBatches(store: Store, options: { once?: boolean } = {}): HeldBatches {
+  const target = store as { batch: Store["batch"] };
+  const realBatch = store.batch.bind(store);
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let enter = () => {};
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  target.batch = async (ops) => {
+    if (options.once) target.batch = realBatch;
+    enter();
+    await gate;
+    return realBatch(ops);
+  };
+  return {
+    entered,
+    release,
+    restore: () => {
+      release();
+      target.batch = realBatch;
+    },
+  };
 }

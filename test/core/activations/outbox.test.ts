@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { outboxSublevel } from "../../../core/activations/outbox.ts";
 import type { DeliveryResult, MarketplaceSink, PushJob } from "../../../core/activations/types.ts";
-import { deliverMessage, makeMessage, makeNumbers, makeRig, nextEvent, type Rig } from "./fixtures.ts";
+import { capturingLogger } from "../../helpers/hub.ts";
+import { deliverMessage, logLine, makeMessage, makeNumbers, makeRig, nextEvent, type Rig } from "./fixtures.ts";
 
 type Payload = { smsId: number };
 
@@ -139,6 +141,61 @@ describe("activations: durable outbox", () => {
       assert.equal(second.attempts.length, 1, "delivered once");
       const [done] = await outbox.list({ messageId: message.messageId });
       assert.equal(done?.state, "done");
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it("schedules the next attempt retryIntervalMs after the previous attempt started, not after its answer", async () => {
+    const rig = await makeRig(makeNumbers(1));
+    try {
+      const calledAt: number[] = [];
+      const { sink } = scriptedSink(async () => {
+        calledAt.push(Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 120)); // a partner that answers late
+        return { outcome: "retry", answer: "timeout" };
+      }, 8, 60_000);
+      const outbox = rig.activations.registerMarketplace("onlinesim", sink);
+      const { number } = await reserveOn(rig);
+      const message = makeMessage(number, "code 4");
+      await deliverMessage(rig, message);
+      let job: PushJob | undefined;
+      for (let i = 0; i < 500 && (job = (await outbox.list({ messageId: message.messageId }))[0])?.attempts !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(job?.attempts, 1);
+      const startedAt = job?.lastAttemptAt ?? 0;
+      assert.ok(startedAt <= (calledAt[0] ?? 0), "lastAttemptAt is when the attempt started");
+      assert.equal((job?.nextAttemptAt ?? 0) - startedAt, 60_000);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it("warns once, without the text, when a job has been pending longer than 10 minutes", async () => {
+    const capture = capturingLogger();
+    const rig = await makeRig(makeNumbers(1), {}, undefined, undefined, capture.log);
+    try {
+      const createdAt = Date.now() - 11 * 60_000;
+      const old: PushJob<Payload> = {
+        jobId: "m-old",
+        marketplace: "onlinesim",
+        activationId: 7,
+        messageId: "m-old",
+        payload: { smsId: 7 },
+        createdAt,
+        state: "pending",
+        attempts: 60,
+        nextAttemptAt: createdAt,
+      };
+      await rig.store.batch([{ type: "put", sublevel: outboxSublevel(rig.store, "onlinesim"), key: old.jobId, value: old }]);
+      const { sink, attempts } = scriptedSink(() => ({ outcome: "retry", answer: "http-502" }), 8, 10);
+      rig.activations.registerMarketplace("onlinesim", sink);
+      const isSlow = (line: Record<string, unknown>) => line.level === "warn" && /pending for more than 10 minutes/.test(String(line.msg));
+      const warning = await logLine(capture.lines, isSlow, "the pending warning");
+      assert.deepEqual([warning.activationId, warning.messageId, warning.answer], [7, "m-old", "http-502"]);
+      for (let i = 0; i < 500 && attempts.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(attempts.length >= 4);
+      assert.equal(capture.lines.filter(isSlow).length, 1, "once per job");
+      assert.doesNotMatch(capture.raw(), /"text"/);
     } finally {
       await rig.close();
     }

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { listActivations, listSms } from "../../../core/activations/index.ts";
 import type { DeliveryResult, MarketplaceSink, PushJob } from "../../../core/activations/types.ts";
 import type { SmsMessage } from "../../../core/types.ts";
-import { deliverMessage, makeMessage, makeNumbers, makeRig, nextEvent, type Rig } from "./fixtures.ts";
+import { deliverMessage, holdBatches, makeMessage, makeNumbers, makeRig, nextEvent, type HeldBatches, type Rig } from "./fixtures.ts";
 
 interface Payload {
   smsId: number;
@@ -58,6 +58,33 @@ describe("activations: SMS routing", () => {
       assert.equal(job?.state, "done");
       assert.equal(outbox.stats().delivered, 1);
     } finally {
+      await rig.close();
+    }
+  });
+
+  it("a push job is on disk before its first attempt: nothing is delivered while the route's synced batch is held", async () => {
+    const numbers = makeNumbers(1);
+    const rig = await makeRig(numbers);
+    let held: HeldBatches | undefined;
+    try {
+      const sink = recordingSink();
+      const outbox = rig.activations.registerMarketplace("onlinesim", sink);
+      assert.ok(await rig.activations.reserve({ marketplace: "onlinesim", service: "ig", exceptionPrefixes: [] }));
+      const message = makeMessage(numbers[0]!, "code 31");
+      await deliverMessage(rig, message, false); // stored and pending, not announced yet
+      held = holdBatches(rig.store, { once: true }); // the route's batch
+      const delivered = nextEvent(rig.bus, "push.delivered");
+      rig.bus.emit("sms.received", { message });
+      await held.entered;
+      assert.equal(sink.delivered.length, 0, "nothing was attempted before the route and its job were written");
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(sink.delivered.length, 0, "nor while the batch is held");
+      assert.deepEqual(await outbox.list({ messageId: message.messageId }), [], "the job is not on disk yet");
+      held.release();
+      assert.equal((await delivered).messageId, message.messageId);
+      assert.equal(sink.delivered.length, 1);
+    } finally {
+      held?.restore();
       await rig.close();
     }
   });

@@ -52,17 +52,6 @@ describe("number-exceptions through the plugin host", () => {
     assert.equal(count(hooks, "wa"), NUMBERS.length - 1);
   });
 
-  it("request exception prefixes: integers and strings, '+' and spaces, never issued", async () => {
-    const { hooks } = await start({});
-    assert.deepEqual(allowed(hooks, "vk", [7908, "7916"]), ["79260000100", "77011234567", "380501234567"]);
-    assert.deepEqual(allowed(hooks, "vk", ["+7 926", " +380 "]), ["79081234567", "79081110000", "79161234567", "79169994567", "77011234567"]);
-    assert.deepEqual(allowed(hooks, "vk", ["+", ""]), NUMBERS.map((n) => n.msisdn), "entries without digits exclude nothing");
-    assert.equal(count(hooks, "vk", []), NUMBERS.length);
-    const shared = request("vk", ["79081234567"]);
-    assert.equal(hooks.numberFilter.allows(number("79081234567"), shared), false);
-    assert.equal(hooks.numberFilter.allows(number("79081234568"), shared), true, "a whole number is a prefix of itself only");
-  });
-
   it("a mask that excludes every number leaves nothing to issue (NO_NUMBERS)", async () => {
     const { hooks } = await start({ masks: ["*"] });
     for (const service of ["vk", "tg", "ot"]) assert.equal(count(hooks, service), 0);

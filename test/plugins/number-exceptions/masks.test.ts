@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ajv } from "ajv";
 import { configSchema, validateConfig } from "../../../plugins/number-exceptions/config.ts";
-import { MaskSet, maskProblem, normalisePrefixes } from "../../../plugins/number-exceptions/masks.ts";
+import { MaskSet, maskProblem } from "../../../plugins/number-exceptions/masks.ts";
 
 describe("number-exceptions masks", () => {
   const cases: [mask: string, matching: string[], notMatching: string[]][] = [
@@ -64,10 +64,5 @@ describe("number-exceptions masks", () => {
     );
     assert.equal(validate({ serviceMasks: { vk: ["x"] } }), false);
     assert.equal(validate.errors?.[0]?.instancePath, "/serviceMasks/vk/0");
-  });
-
-  it("normalises request prefixes: integers, strings, '+', spaces and dashes; empty entries ignored", () => {
-    assert.deepEqual(normalisePrefixes([7908, "7916", "+7 926", " 7-999 ", "", "+", null, 1.5, -7, {}]), ["7908", "7916", "7926", "7999"]);
-    assert.deepEqual(normalisePrefixes([]), []);
   });
 });

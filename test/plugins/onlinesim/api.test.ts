@@ -79,6 +79,15 @@ describe("onlinesim API: transport and auth", () => {
     assert.throws(() => validatedConfig({ apiKey: "k", pushUrl: "https://x.example", extra: 1 }), /additional/);
   });
 
+  it("answers GET_NUMBER and FINISH_ACTIVATION at the sub-paths /getNumber and /finishActivation too (issue 4, not in the seeds: seed 004:3 names /getServices only)", () =>
+    withRig(async (rig) => {
+      const number = await post(rig.url, { key: API_KEY, service: "vk" }, { path: "/onlinesim/getNumber" });
+      assert.equal(number.json.status, "SUCCESS");
+      const finished = await post(rig.url, { key: API_KEY, activationId: number.json.activationId, status: 5 }, { path: "/onlinesim/finishActivation" });
+      assert.deepEqual(finished.json, { status: "SUCCESS" });
+      assert.equal((await rig.activations.get(number.json.activationId as number))?.finishReason, "refunded");
+    }));
+
   it("serves under a configured path", () =>
     withRig(async (rig) => {
       assert.equal((await post(rig.url, { action: "GET_SERVICES", key: API_KEY }, { path: "/partner/os" })).json.status, "SUCCESS");
@@ -136,6 +145,21 @@ describe("onlinesim API: numbers", () => {
       {},
       5,
     ));
+
+  it("FINISH_ACTIVATION 3 records the sum it is given (as a number or a string), else GET_NUMBER's", () =>
+    withRig(async (rig) => {
+      const take = async () => (await post(rig.url, { action: "GET_NUMBER", key: API_KEY, service: "vk", sum: 12 })).json;
+      const finish = (activationId: unknown, sum?: unknown) => post(rig.url, { action: "FINISH_ACTIVATION", key: API_KEY, activationId, status: 3, ...(sum === undefined ? {} : { sum }) });
+      const a = await take();
+      assert.deepEqual((await finish(a.activationId, 40)).json, { status: "SUCCESS" });
+      assert.equal(rig.activations.history(String(a.number), "vk")?.lastSum, 40);
+      const b = await take();
+      await finish(b.activationId, "41.5");
+      assert.equal(rig.activations.history(String(b.number), "vk")?.lastSum, 41.5);
+      const c = await take();
+      await finish(c.activationId);
+      assert.equal(rig.activations.history(String(c.number), "vk")?.lastSum, 12, "no sum in FINISH: GET_NUMBER's price");
+    }));
 
   it("counts requests per action and answer", () =>
     withRig(async (rig) => {

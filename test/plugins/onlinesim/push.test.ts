@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { PushJob } from "../../../core/activations/types.ts";
+import type { Logger } from "../../../core/log.ts";
+import { capturingLogger } from "../../helpers/hub.ts";
 import { outboxSublevel } from "../../../core/activations/outbox.ts";
-import { deliverMessage, makeMessage, makeNumbers, nextEvent } from "../../core/activations/fixtures.ts";
+import { deliverMessage, holdBatches, logLine, makeMessage, makeNumbers, nextEvent, type HeldBatches } from "../../core/activations/fixtures.ts";
 import { answers, PartnerStub, type Scripted } from "./partner-stub.ts";
 import { API_KEY, post, startPluginRig, type PluginRig } from "./rig.ts";
 
@@ -11,10 +13,10 @@ after(async () => {
   for (const stub of stubs) await stub.close();
 });
 
-async function setup(script: Scripted[], section: Record<string, unknown> = {}): Promise<{ rig: PluginRig; stub: PartnerStub; activationId: number; msisdn: string }> {
+async function setup(script: Scripted[], section: Record<string, unknown> = {}, log?: Logger): Promise<{ rig: PluginRig; stub: PartnerStub; activationId: number; msisdn: string }> {
   const stub = await new PartnerStub(script).listen();
   stubs.push(stub);
-  const rig = await startPluginRig(makeNumbers(2), { pushUrl: stub.url, retrySeconds: 0.03, pushTimeoutSeconds: 0.3, services: ["ig"], ...section });
+  const rig = await startPluginRig(makeNumbers(2), { pushUrl: stub.url, retrySeconds: 0.03, pushTimeoutSeconds: 0.3, services: ["ig"], ...section }, {}, log);
   const reply = await post(rig.url, { action: "GET_NUMBER", key: API_KEY, country: "russia", operator: "any", service: "ig", sum: 5 });
   assert.equal(reply.json.status, "SUCCESS");
   return { rig, stub, activationId: reply.json.activationId as number, msisdn: String(reply.json.number) };
@@ -102,6 +104,64 @@ describe("onlinesim PUSH_SMS through the durable outbox (partner stub over HTTP)
       assert.equal(stub.received.length, 1);
       assert.ok(((await job(rig, message.messageId))?.attempts ?? 0) >= 4);
     } finally {
+      await rig.closeAll();
+    }
+  });
+
+  it("a 200 without SUCCESS is retried, counted by its code, and warned about once per job, without the text", async () => {
+    const capture = capturingLogger();
+    const odd = { status: 200, body: JSON.stringify({ status: "ERROR" }) };
+    const { rig, activationId, msisdn } = await setup([odd, odd, odd, answers.success()], {}, capture.log);
+    try {
+      const delivered = nextEvent(rig.bus, "push.delivered");
+      await sms(rig, msisdn, "Your code is 246810");
+      assert.equal((await delivered).attempts, 4);
+      const isOdd = (line: Record<string, unknown>) => line.level === "warn" && /HTTP 200 without status SUCCESS/.test(String(line.msg));
+      const warning = await logLine(capture.lines, isOdd, "the odd-answer warning");
+      assert.deepEqual([warning.activationId, warning.answer, warning.attempts], [activationId, "ERROR", 1]);
+      assert.equal(capture.lines.filter(isOdd).length, 1, "once per job");
+      assert.doesNotMatch(capture.raw(), /246810/);
+      const metric = await rig.metrics.getSingleMetric("simhive_push_attempts_total")?.get();
+      const retried = metric?.values.find((v) => v.labels.answer === "ERROR" && v.labels.outcome === "retry");
+      assert.equal(retried?.value, 3);
+    } finally {
+      await rig.closeAll();
+    }
+  });
+
+  it("a partner that hangs past the timeout is asked again retrySeconds after the previous attempt started", async () => {
+    const { rig, stub, msisdn } = await setup([answers.slow(5_000), answers.success()], { retrySeconds: 0.5, pushTimeoutSeconds: 0.2 });
+    try {
+      const message = await sms(rig, msisdn, "code 10");
+      let seen: PushJob | undefined;
+      for (let i = 0; i < 400 && (seen = await job(rig, message.messageId))?.attempts !== 1; i++) await pause(10);
+      assert.equal(seen?.lastAnswer, "timeout");
+      const received = stub.received[0]?.at ?? 0;
+      assert.ok((seen?.lastAttemptAt ?? Infinity) <= received, "lastAttemptAt is the attempt's start, before the partner had it");
+      assert.equal((seen?.nextAttemptAt ?? 0) - (seen?.lastAttemptAt ?? 0), 500);
+    } finally {
+      await rig.closeAll();
+    }
+  });
+
+  it("nothing reaches the partner while the synced batch holding the job is held", async () => {
+    const { rig, stub, msisdn } = await setup([answers.success()]);
+    let held: HeldBatches | undefined;
+    try {
+      const number = rig.numbers.byMsisdn(msisdn);
+      assert.ok(number);
+      const message = makeMessage(number, "code 11");
+      await deliverMessage(rig, message, false); // stored and pending, not announced yet
+      held = holdBatches(rig.store, { once: true }); // the route's batch
+      rig.bus.emit("sms.received", { message });
+      await held.entered;
+      // A push sent before the batch would be at the stub well within this; nothing may come.
+      await assert.rejects(stub.waitFor(1, 300), /0\/1 requests/);
+      held.release();
+      await stub.waitFor(1);
+      assert.equal(stub.received[0]?.json.text, "code 11");
+    } finally {
+      held?.restore();
       await rig.closeAll();
     }
   });

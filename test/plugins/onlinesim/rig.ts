@@ -3,7 +3,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { createHttpApp } from "../../../core/http/app.ts";
 import { HttpServer } from "../../../core/http/server.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { createMetrics, type HttpMetrics } from "../../../core/metrics.ts";
 import { PluginHost } from "../../../core/plugins.ts";
 import type { ActivationsConfig } from "../../../core/activations/types.ts";
@@ -42,18 +42,25 @@ export async function startPluginRig(
   numbers: NumberInfo[],
   section: Record<string, unknown>,
   activationsConfig: Partial<ActivationsConfig> = {},
+  log: Logger = silentLogger(),
 ): Promise<PluginRig> {
   let http: { registry: import("prom-client").Registry; http: HttpMetrics } = createMetrics();
-  const base = await makeRig(numbers, activationsConfig, undefined, () => {
-    http = createMetrics();
-    return http.registry;
-  });
+  const base = await makeRig(
+    numbers,
+    activationsConfig,
+    undefined,
+    () => {
+      http = createMetrics();
+      return http.registry;
+    },
+    log,
+  );
   const rig = base as PluginRig;
   let server: HttpServer;
   const config = validatedConfig({ apiKey: API_KEY, pushUrl: "http://127.0.0.1:9/push", ...section });
   const open = async (): Promise<void> => {
     rig.host = new PluginHost({
-      log: silentLogger(),
+      log,
       bus: rig.bus,
       store: rig.store,
       hooks: rig.hooks,
@@ -119,24 +126,29 @@ export async function get(url: string, query: Record<string, string>, options: {
   return { status: response.status, headers: response.headers, raw, json: JSON.parse(raw.toString("utf8")) as Record<string, unknown> };
 }
 
-/** A raw request that leaves Accept-Encoding to the caller (fetch always asks for gzip and decodes). */
-export async function rawPost(url: string, body: unknown, acceptEncoding: string): Promise<{ status: number; encoding: string | undefined; contentType: string | undefined; body: string }> {
+/** A request over node:http with exactly the headers given (fetch adds Content-Type and Accept-Encoding of its own); gzip answers are decoded. */
+export async function sendRaw(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; encoding: string | undefined; contentType: string | undefined; body: string }> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
-    const target = new URL(`${url}/onlinesim`);
-    const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { "content-type": "application/json", "accept-encoding": acceptEncoding } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const data = Buffer.concat(chunks);
-          const encoding = res.headers["content-encoding"];
-          resolve({ status: res.statusCode ?? 0, encoding, contentType: res.headers["content-type"], body: (encoding === "gzip" ? gunzipSync(data) : data).toString("utf8") });
-        });
-      },
-    );
+    const target = new URL(`${url}${options.path ?? "/onlinesim"}`);
+    const req = request({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: options.method ?? "POST", headers: options.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const data = Buffer.concat(chunks);
+        const encoding = res.headers["content-encoding"];
+        resolve({ status: res.statusCode ?? 0, encoding, contentType: res.headers["content-type"], body: (encoding === "gzip" ? gunzipSync(data) : data).toString("utf8") });
+      });
+    });
     req.on("error", reject);
-    req.end(JSON.stringify(body));
+    req.end(options.body);
   });
+}
+
+/** A raw JSON POST that leaves Accept-Encoding to the caller (fetch always asks for gzip and decodes). */
+export function rawPost(url: string, body: unknown, acceptEncoding: string): ReturnType<typeof sendRaw> {
+  return sendRaw(url, { headers: { "content-type": "application/json", "accept-encoding": acceptEncoding }, body: JSON.stringify(body) });
 }
