@@ -333,18 +333,12 @@ class Activations implements ActivationsService {
   }
 
   /** Retention: finished activations finished before `cutoff`; the newest activation always stays (it carries the id high-water mark). */
-  async #prune(cutoff: number): Promise<number> {
-    const ops: BatchOp[] = [];
-    let removed = 0;
+  #prune(cutoff: number): Promise<number> {
     const newest = this.#counter;
-    for await (const activation of this.#activations.values()) {
-      if (activation.state !== "finished" || (activation.finishedAt ?? 0) >= cutoff || activation.activationId === newest) continue;
-      ops.push({ type: "del", sublevel: this.#activations, key: activationKey(activation.activationId) });
-      this.#pool.forgetFinished(activation);
-      removed++;
-      if (ops.length >= 500) await this.#deps.store.batch(ops.splice(0));
-    }
-    await this.#deps.store.batch(ops);
-    return removed;
+    return this.#deps.store.deleteWhere(this.#activations, {}, (activation) => {
+      const gone = activation.state === "finished" && (activation.finishedAt ?? 0) < cutoff && activation.activationId !== newest;
+      if (gone) this.#pool.forgetFinished(activation);
+      return gone;
+    });
   }
 }

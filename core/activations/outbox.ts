@@ -134,17 +134,8 @@ export class Outbox<P = unknown> implements OutboxHandle {
   }
 
   /** Retention: finished jobs (done or given up) created before `cutoff`. Pending jobs stay. */
-  async prune(cutoff: number): Promise<number> {
-    const ops: BatchOp[] = [];
-    let removed = 0;
-    for await (const [jobId, job] of this.sublevel.iterator()) {
-      if (job.state === "pending" || job.createdAt >= cutoff) continue;
-      ops.push({ type: "del", sublevel: this.sublevel, key: jobId });
-      removed++;
-      if (ops.length >= 500) await this.#deps.store.batch(ops.splice(0));
-    }
-    await this.#deps.store.batch(ops);
-    return removed;
+  prune(cutoff: number): Promise<number> {
+    return this.#deps.store.deleteWhere(this.sublevel, {}, (job) => job.state !== "pending" && job.createdAt < cutoff);
   }
 
   async #load(): Promise<void> {
