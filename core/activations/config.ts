@@ -1,3 +1,4 @@
+import { timerMaximum } from "../timers.ts";
 import type { ActivationsConfig } from "./types.ts";
 
 /** JSON Schema of the core `activations:` config section (ajv, with `useDefaults`). */
@@ -21,6 +22,7 @@ export const activationsConfigSchema = {
     staleCheckSeconds: {
       type: "number",
       exclusiveMinimum: 0,
+      maximum: timerMaximum(1000),
       default: 60,
       description: "How often the stale-activation safety net runs.",
     },

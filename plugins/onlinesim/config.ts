@@ -1,4 +1,5 @@
 import type { JsonSchema } from "../../core/plugins.ts";
+import { timerMaximum } from "../../core/timers.ts";
 
 export interface OnlinesimConfig {
   apiKey: string;
@@ -38,9 +39,9 @@ export const configSchema: JsonSchema = {
       description: "Source addresses (IPs or CIDR ranges) allowed to call; anyone with the key when absent.",
     },
     pushGzip: { type: "boolean", default: false, description: "gzip-encode PUSH_SMS bodies." },
-    retrySeconds: { type: "number", exclusiveMinimum: 0, default: 10, description: "Seconds from the start of one PUSH_SMS attempt to the next while the partner has not accepted it (seed 000:6: 10 s)." },
+    retrySeconds: { type: "number", exclusiveMinimum: 0, maximum: timerMaximum(1000), default: 10, description: "Seconds from the start of one PUSH_SMS attempt to the next while the partner has not accepted it (seed 000:6: 10 s)." },
     pushConcurrency: { type: "integer", minimum: 1, maximum: 256, default: 8, description: "PUSH_SMS requests in flight at once." },
-    pushTimeoutSeconds: { type: "number", exclusiveMinimum: 0, default: 10, description: "A PUSH_SMS attempt without an answer by then is retried." },
+    pushTimeoutSeconds: { type: "number", exclusiveMinimum: 0, maximum: timerMaximum(1000), default: 10, description: "A PUSH_SMS attempt without an answer by then is retried." },
     answerTimeoutSeconds: { type: "number", exclusiveMinimum: 0, maximum: 9, default: 5, description: "GET_NUMBER answers NO_NUMBERS rather than wait longer than this." },
   },
 };
