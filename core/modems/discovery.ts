@@ -151,18 +151,27 @@ export async function probePort(path: string, portClass: PortClass, baudRate: nu
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` at once. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
+/** Runs tasks with at most `limit` at once; `urgent` ones are started before the others waiting. */
+export class Limiter {
+  readonly #limit: number;
+  readonly #waiting: { urgent: (() => void)[]; later: (() => void)[] } = { urgent: [], later: [] };
+  #running = 0;
+
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit);
+  }
+
+  async run<T>(fn: () => Promise<T>, urgent = false): Promise<T> {
+    if (this.#running >= this.#limit) await new Promise<void>((resolve) => (urgent ? this.#waiting.urgent : this.#waiting.later).push(resolve));
+    else this.#running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.urgent.shift() ?? this.#waiting.later.shift();
+      if (next) next(); // the slot passes on
+      else this.#running--;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  }
 }
 
 export const RESCAN_TRIGGER = "/run/simhive/rescan";

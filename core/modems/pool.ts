@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { ModemInfo, NumberInfo, NumbersView } from "../types.ts";
 import type { PortClass } from "./at.ts";
 import { overrideFor, type ModemsConfig, type PortOverride } from "./config.ts";
-import { backoffMs, listCandidates, mapLimit, matchesGlob, PortWatcher, probePort, type ProbeResult } from "./discovery.ts";
+import { backoffMs, Limiter, listCandidates, matchesGlob, PortWatcher, probePort, type ProbeResult } from "./discovery.ts";
 import { isRegistered, SimRegistry } from "./identity.ts";
 import { ManagedModem } from "./modem.ts";
 import { PartStore } from "./parts.ts";
@@ -31,6 +31,10 @@ const execFileAsync = promisify(execFile);
 
 const DEFAULT_START_WAIT_MS = 5000;
 const DEFAULT_PROBE_RETRY = { firstMs: 10_000, maxMs: 160_000 };
+/** Probes of a port that does not answer AT before it is left alone (until it comes back, or rescan()): about 13 minutes by default. */
+const PROBE_ATTEMPTS = 8;
+/** A SIM's incomplete multipart waits for its modem's first sweep this long after hub start at most (at least 2 × the timeout). */
+const HOLD_MAX_MS = 10 * 60_000;
 
 /** The modem layer: discovery, one ManagedModem per AT port, the views plugins see. */
 export class ModemPool implements ModemLayer {
@@ -42,8 +46,9 @@ export class ModemPool implements ModemLayer {
   readonly #modems = new Map<string, ManagedModem>();
   /** Ports that did not answer AT (or did not open), while they stay listed: probed again with backoff. */
   readonly #notAt = new Map<string, { failures: number; dueAt: number }>();
-  /** Ports being probed now. */
+  /** Ports being probed now (or waiting for a probe slot). */
   readonly #probing = new Set<string>();
+  readonly #probes: Limiter;
   /** Ports listed by the last scan. */
   #listed = new Set<string>();
   /** ICCIDs whose modem has swept them since start (their incomplete multipart may be released). */
@@ -66,6 +71,7 @@ export class ModemPool implements ModemLayer {
     this.#log = options.deps.log;
     this.#sims = new SimRegistry(options.deps.store);
     this.parts = new PartStore(options.deps.store, this.#log);
+    this.#probes = new Limiter(options.config.probeConcurrency);
     this.#watcher = new PortWatcher(() => void this.#scanSoon(false), this.#log, options.trigger);
     this.numbers = {
       list: () => this.#numbers(),
@@ -112,7 +118,9 @@ export class ModemPool implements ModemLayer {
   /**
    * Scans; concurrent calls share one scan (plus one more if asked for
    * meanwhile). `force`: probe again every listed port that did not answer,
-   * whatever its backoff, and wake every absent or failed modem.
+   * whatever its backoff, and wake every absent or failed modem. Otherwise
+   * those ports are left to #reprobe, which runs beside the scans, so that a
+   * hot-plug scan never waits for silent ports' probes.
    */
   #scanSoon(force: boolean): Promise<void> {
     this.#forceNext ||= force;
@@ -150,8 +158,7 @@ export class ModemPool implements ModemLayer {
       } else if (modem.absentSince !== undefined && now - modem.absentSince >= config.absentSeconds * 1000) await this.#remove(path);
     }
 
-    const due = (path: string) => force || (this.#notAt.get(path)?.dueAt ?? 0) <= now;
-    const fresh = listed.filter((path) => !this.#modems.has(path) && !this.#secondary.has(path) && !this.#probing.has(path) && due(path));
+    const fresh = listed.filter((path) => !this.#modems.has(path) && !this.#secondary.has(path) && (force || !this.#notAt.has(path)));
     const toProbe: string[] = [];
     for (const path of fresh) {
       const override = this.#override(path);
@@ -159,15 +166,29 @@ export class ModemPool implements ModemLayer {
       else toProbe.push(path);
     }
     // each AT port is taken on as soon as its probe answers: a slow port holds up no other
-    await mapLimit(toProbe, config.probeConcurrency, async (path) => {
-      this.#probing.add(path);
-      try {
-        const probe = await probePort(path, portClass, this.#override(path).baudRate ?? config.baudRate, this.#log, Math.min(1500, config.commandTimeoutSeconds * 1000));
-        if (!this.#stopped) await this.#probed(probe);
-      } finally {
-        this.#probing.delete(path);
-      }
-    });
+    await Promise.all(toProbe.map((path) => this.#probe(path, true)));
+    this.#armReprobe();
+  }
+
+  /** Probes `path` (at most probeConcurrency at once, `urgent` ones first) and takes it on if it answers. */
+  async #probe(path: string, urgent: boolean): Promise<void> {
+    if (this.#probing.has(path)) return;
+    this.#probing.add(path);
+    try {
+      const { config, portClass } = this.#o;
+      const timeoutMs = Math.min(1500, config.commandTimeoutSeconds * 1000);
+      const probe = await this.#probes.run(async () => (this.#stopped ? undefined : probePort(path, portClass, this.#override(path).baudRate ?? config.baudRate, this.#log, timeoutMs)), urgent);
+      if (probe && !this.#stopped) await this.#probed(probe);
+    } finally {
+      this.#probing.delete(path);
+    }
+  }
+
+  /** Probes again the listed ports that did not answer and are due. */
+  async #reprobe(): Promise<void> {
+    const now = Date.now();
+    const due = [...this.#notAt].filter(([path, r]) => r.dueAt <= now && this.#listed.has(path) && !this.#modems.has(path) && !this.#secondary.has(path));
+    await Promise.all(due.map(([path]) => this.#probe(path, false)));
     this.#armReprobe();
   }
 
@@ -178,14 +199,20 @@ export class ModemPool implements ModemLayer {
       const record = this.#notAt.get(path) ?? { failures: 0, dueAt: 0 };
       const reprobeInMs = backoffMs(record.failures, retry.firstMs, retry.maxMs);
       record.failures++;
-      record.dueAt = Date.now() + reprobeInMs;
       this.#notAt.set(path, record);
       const failure = probe.openFailure;
+      // a port that cannot be opened is retried at the capped delay until it can (permissions fixed, the other process gone)
       if (failure && (failure.kind === "denied" || failure.kind === "busy")) {
+        record.dueAt = Date.now() + reprobeInMs;
         if (record.failures === 1) this.#log.error({ port: path, reason: probe.error, reprobeInMs }, `cannot open the port: ${failure.hint}`);
         else this.#log.debug({ port: path, reason: probe.error, reprobeInMs }, "port still cannot be opened");
-      } else {
+      } else if (record.failures < PROBE_ATTEMPTS) {
+        record.dueAt = Date.now() + reprobeInMs;
         this.#log.debug({ port: path, reason: probe.error, reprobeInMs }, "no AT answer (not an AT port, or still booting): probing again later");
+      } else {
+        // a modem's diagnostics, PPP or GPS interface: not written to for ever
+        record.dueAt = Infinity;
+        this.#log.debug({ port: path, reason: probe.error, probes: record.failures }, "no AT answer: not probed again until the port comes back, or on rescan (SIGHUP)");
       }
       return;
     }
@@ -200,13 +227,14 @@ export class ModemPool implements ModemLayer {
     this.#add(path, this.#override(path));
   }
 
-  /** A scan when the first port that did not answer is due for another probe. */
+  /** A re-probe when the first port that did not answer is due. */
   #armReprobe(): void {
     clearTimeout(this.#reprobeTimer);
     this.#reprobeTimer = undefined;
-    if (this.#stopped || this.#notAt.size === 0) return;
-    const next = Math.min(...[...this.#notAt.values()].map((r) => r.dueAt));
-    this.#reprobeTimer = setTimeout(() => void this.#scanSoon(false).catch((error: unknown) => this.#log.error({ err: error }, "port re-probe failed")), Math.max(0, next - Date.now()));
+    // a port being probed is re-armed when its probe ends
+    const next = Math.min(...[...this.#notAt].filter(([path]) => !this.#probing.has(path)).map(([, r]) => r.dueAt));
+    if (this.#stopped || !Number.isFinite(next)) return;
+    this.#reprobeTimer = setTimeout(() => void this.#reprobe().catch((error: unknown) => this.#log.error({ err: error }, "port re-probe failed")), Math.max(0, next - Date.now()));
     this.#reprobeTimer.unref();
   }
 
@@ -259,12 +287,15 @@ export class ModemPool implements ModemLayer {
   /**
    * Releases incomplete multipart messages. Their age counts from no earlier
    * than hub start (parts stored on a SIM while the hub was down are read only
-   * now), and a SIM's groups wait until its modem has swept since start.
+   * now), and a SIM's groups wait until its modem has swept since start (for
+   * at most max(2 × the timeout, 10 min) after start: a modem that never comes
+   * back does not hold them for ever).
    */
   async #releaseExpired(): Promise<void> {
     const timeoutMs = this.#o.config.multipartTimeoutSeconds * 1000;
-    if (Date.now() - this.#startedAt < timeoutMs) return;
-    const held = await this.#heldSims();
+    const sinceStart = Date.now() - this.#startedAt;
+    if (sinceStart < timeoutMs) return;
+    const held = sinceStart < Math.max(2 * timeoutMs, HOLD_MAX_MS) ? await this.#heldSims() : new Set<string>();
     const released = await this.parts.releaseExpired(timeoutMs, Date.now(), (iccid) => !held.has(iccid));
     for (const message of released) this.#o.deps.bus.emit("sms.received", { message });
   }

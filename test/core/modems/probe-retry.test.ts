@@ -33,19 +33,22 @@ describe("a port that does not answer the first probe", () => {
     await waitFor(() => h.info(pathOf(h, booting!))?.state === "ready", "ready");
   });
 
-  it("backs off doubling up to the cap, and starts again from the first delay when the port has gone and come back", async (t) => {
+  it("backs off doubling up to the cap, is left alone after 8 probes, and starts again from the first delay when the port has gone and come back", async (t) => {
     const prefix = "/emu/reprobe/";
     const path = `${prefix}usb-0:1.1:1.0`;
     const silent = new EmulatedModem({ imei: "000", imsi: "000", iccid: "000" });
     silent.hang(); // a diagnostics interface: opens, never answers AT
     emulatorRegistry.register(path, silent);
     const capture = capturingLogger();
-    const h = await startHarness({ ports: [`${prefix}*`] }, { log: capture.log, layer: { portClass: EmulatedSerialPort, probeRetry: { firstMs: 50, maxMs: 200 } } });
+    const h = await startHarness({ ports: [`${prefix}*`], commandTimeoutSeconds: 0.2 }, { log: capture.log, layer: { portClass: EmulatedSerialPort, probeRetry: { firstMs: 50, maxMs: 200 } } });
     t.after(() => h.dispose());
     const delays = () => capture.lines.filter((l) => l.port === path && typeof l.reprobeInMs === "number").map((l) => l.reprobeInMs);
-    await waitFor(() => delays().length >= 5, "five probes");
-    assert.deepEqual(delays().slice(0, 5), [50, 100, 200, 200, 200]);
+    const givenUp = () => capture.lines.filter((l) => l.port === path && l.probes === 8).length;
+    await waitFor(() => givenUp() === 1, "eight probes", 60_000);
+    assert.deepEqual(delays(), [50, 100, 200, 200, 200, 200, 200]);
     assert.equal(h.layer.list().length, 0);
+    await h.layer.rescan(); // asked for: probed once more
+    assert.equal(capture.lines.filter((l) => l.port === path && typeof l.probes === "number").length, 2);
 
     emulatorRegistry.unregister(path);
     await h.layer.rescan(); // the port is no longer listed: its backoff is forgotten
