@@ -144,9 +144,14 @@ export class ManagedModem {
       this.#setState("absent", describeError(error));
     } else {
       this.#absentSince = undefined; // it is there: not to be removed as gone
-      const reason = failure.kind === "other" ? describeError(error) : `${failure.hint} (${describeError(error)})`;
-      if (reason !== this.#info.reason) this.#log.error({ err: error }, `cannot open the port: ${failure.hint}`);
-      this.#setState("failed", reason);
+      if (failure.kind === "other") {
+        this.#setState("failed", describeError(error));
+      } else {
+        // the operator can fix these: say how, once per cause
+        const reason = `${failure.hint} (${describeError(error)})`;
+        if (reason !== this.#info.reason) this.#log.error({ err: error }, `cannot open the port: ${failure.hint}`);
+        this.#setState("failed", reason);
+      }
     }
     this.#scheduleRetry();
   }
