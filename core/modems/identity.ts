@@ -1,6 +1,6 @@
 import type { Logger } from "../log.ts";
 import type { Store, Sublevel } from "../store/store.ts";
-import type { Registration } from "../types.ts";
+import type { ModemInfo, Registration } from "../types.ts";
 import type { AtPort } from "./at.ts";
 import { DEFAULT_USSD, type ModemsConfig, type UssdNumberRequest } from "./config.ts";
 import { CALLING_CODES, operatorFromImsi } from "./operators.ts";
@@ -36,6 +36,14 @@ export class SimRegistry {
     return this.sims.get(iccid);
   }
 
+  /** The ICCIDs last seen on one of `ports`. */
+  async lastSeenOn(ports: ReadonlySet<string>): Promise<string[]> {
+    const iccids: string[] = [];
+    if (ports.size === 0) return iccids;
+    for await (const record of this.sims.values()) if (record.lastPort && ports.has(record.lastPort)) iccids.push(record.iccid);
+    return iccids;
+  }
+
   /** Merges `update` into the SIM's record (synced). */
   async seen(iccid: string, update: Partial<Omit<SimRecord, "iccid" | "firstSeenAt">>, now = Date.now()): Promise<SimRecord> {
     const existing = await this.sims.get(iccid);
@@ -47,6 +55,16 @@ export class SimRegistry {
 
 function dropUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What belongs to the SIM, not the modem: dropped when another SIM is found in it. */
+const SIM_FIELDS = ["imsi", "iccid", "msisdn", "country", "operator", "storageUsed", "storageTotal", "lastSmsAt"] as const;
+
+/** A modem's info without anything of its SIM. */
+export function withoutSim(info: ModemInfo): ModemInfo {
+  const modem: ModemInfo = { ...info };
+  for (const field of SIM_FIELDS) delete modem[field];
+  return modem;
 }
 
 /** AT+CREG stat → Registration. */
@@ -139,13 +157,20 @@ export interface OwnNumberContext {
   ussdTimeoutMs?: number;
 }
 
+export type OwnNumber = { msisdn: string; source: MsisdnSource };
+
 /**
  * The SIM's own number. A number the operator wrote in config wins (per port,
  * then per ICCID); then AT+CNUM; then the number learned earlier for this ICCID
  * (so a USSD request is not repeated at every start); then the operator's USSD
  * request. Undefined when none gives one.
  */
-export async function resolveOwnNumber(context: OwnNumberContext): Promise<{ msisdn: string; source: MsisdnSource } | undefined> {
+export async function resolveOwnNumber(context: OwnNumberContext): Promise<OwnNumber | undefined> {
+  return (await knownOwnNumber(context)) ?? (await ussdOwnNumber(context));
+}
+
+/** The own number without a network round trip: config, AT+CNUM, or learned earlier for this ICCID. */
+export async function knownOwnNumber(context: OwnNumberContext): Promise<OwnNumber | undefined> {
   const { at, config, iccid, country, log } = context;
   const manual = context.portMsisdn ?? config.numbers[iccid];
   if (manual) {
@@ -162,6 +187,12 @@ export async function resolveOwnNumber(context: OwnNumberContext): Promise<{ msi
   if (context.known?.msisdn && context.known.msisdnSource !== "config") {
     return { msisdn: context.known.msisdn, source: context.known.msisdnSource ?? "ussd" };
   }
+  return undefined;
+}
+
+/** The own number from the operator's USSD request (`modems.ussd` over the built-in table); needs the network. */
+export async function ussdOwnNumber(context: OwnNumberContext): Promise<OwnNumber | undefined> {
+  const { at, config, country, log } = context;
   const request = context.operator ? ({ ...DEFAULT_USSD, ...config.ussd } as Record<string, UssdNumberRequest>)[context.operator] : undefined;
   if (!request) return undefined;
   try {

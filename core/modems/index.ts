@@ -20,8 +20,10 @@ export interface ModemLayerOptions {
   glob?: (patterns: readonly string[]) => Promise<string[]>;
   /** Where `modems.emulator` registers its modems (default: the emulator's global registry, which EmulatedSerialPort uses). */
   registry?: ModemRegistry;
-  /** How long start() waits for the first connection of every modem. */
+  /** How long start() waits for the first scan and the modems' first connections (default 5 s); slower modems join as they come. */
   startWaitMs?: number;
+  /** Re-probing of listed ports that did not answer AT: first delay, doubling up to the cap (default 10 s up to 160 s). */
+  probeRetry?: { firstMs: number; maxMs: number };
   /** The rescan trigger file (default /run/simhive/rescan). */
   trigger?: string;
 }
@@ -53,6 +55,7 @@ export function createModemLayer(input: ModemsConfigInput | Record<string, unkno
     portClass,
     ...(options.glob ? { list: options.glob } : {}),
     ...(options.startWaitMs === undefined ? {} : { startWaitMs: options.startWaitMs }),
+    ...(options.probeRetry === undefined ? {} : { probeRetry: options.probeRetry }),
     ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
     onStop: () => unregister(),
   });

@@ -4,7 +4,8 @@ import type { Logger } from "../log.ts";
 import type { ModemInfo, ModemState, SmsMessage } from "../types.ts";
 import { AtPort, type PortClass } from "./at.ts";
 import type { ModemsConfig, PortOverride } from "./config.ts";
-import { isRegistered, registrationFromCreg, resolveOwnNumber, type SimRegistry } from "./identity.ts";
+import { backoffMs, classifyOpenError } from "./discovery.ts";
+import { isRegistered, knownOwnNumber, registrationFromCreg, resolveOwnNumber, ussdOwnNumber, withoutSim, type OwnNumber, type OwnNumberContext, type SimRegistry } from "./identity.ts";
 import { awaitAt, initialize, InitError, readStatus, type InitResult } from "./init.ts";
 import { Intake } from "./intake.ts";
 import type { PartStore } from "./parts.ts";
@@ -21,6 +22,8 @@ export interface ManagedModemOptions {
   parts: PartStore;
   /** USB power cycle of this modem's hub port (uhubctl); absent when not configured. */
   powerCycle?: () => Promise<void>;
+  /** The first storage sweep after a connection has run for this SIM (the pool's multipart release waits for it). */
+  onSwept?: (iccid: string) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -45,6 +48,8 @@ export class ManagedModem {
   #stopped = false;
   #disabled: boolean;
   #absentSince: number | undefined;
+  /** The SIM fields in #info are those of the SIM in the modem now (read on this connection). */
+  #identified = false;
 
   constructor(options: ManagedModemOptions) {
     this.path = options.path;
@@ -55,7 +60,8 @@ export class ManagedModem {
     this.#intake = new Intake(
       {
         at: () => this.#at,
-        identity: () => ({ iccid: this.#info.iccid, imei: this.#info.imei, msisdn: this.#info.msisdn }),
+        // until the SIM is read on this connection, nothing is persisted (under the previous SIM's ICCID)
+        identity: () => (this.#identified ? { iccid: this.#info.iccid, imei: this.#info.imei, msisdn: this.#info.msisdn } : {}),
         storage: (used, total) => this.#update({ storageUsed: used, storageTotal: total }),
         received: (message: SmsMessage) => this.#update({ lastSmsAt: message.receivedAt }),
       },
@@ -103,10 +109,7 @@ export class ManagedModem {
     try {
       await at.open();
     } catch (error) {
-      const missing = /ENOENT|No such file|cannot open/i.test(describeError(error));
-      this.#setState(missing ? "absent" : "failed", describeError(error));
-      if (missing) this.#absentSince ??= Date.now();
-      this.#scheduleRetry();
+      this.#openFailed(error);
       return;
     }
     this.#absentSince = undefined;
@@ -133,55 +136,83 @@ export class ManagedModem {
     }
   }
 
+  /** absent (the device is gone) or failed (no permission, held by another process, ...), then a retry with backoff. */
+  #openFailed(error: unknown): void {
+    const failure = classifyOpenError(error);
+    if (failure.kind === "absent") {
+      this.#absentSince ??= Date.now();
+      this.#setState("absent", describeError(error));
+    } else {
+      this.#absentSince = undefined; // it is there: not to be removed as gone
+      if (failure.kind === "other") {
+        this.#setState("failed", describeError(error));
+      } else {
+        // the operator can fix these: say how, once per cause
+        const reason = `${failure.hint} (${describeError(error)})`;
+        if (reason !== this.#info.reason) this.#log.error({ err: error }, `cannot open the port: ${failure.hint}`);
+        this.#setState("failed", reason);
+      }
+    }
+    this.#scheduleRetry();
+  }
+
   async #ready(init: InitResult): Promise<void> {
     const at = this.#at;
-    if (!at || !init.iccid) return;
-    const known = await this.#o.sims.get(init.iccid);
+    const iccid = init.iccid;
+    if (!at || !iccid) return;
+    if (iccid !== this.#info.iccid) this.#info = withoutSim(this.#info); // another SIM: nothing of the previous one carries over
     this.#update({
       imei: init.imei,
       imsi: init.imsi,
-      iccid: init.iccid,
+      iccid,
       country: init.country,
       operator: init.operator,
       signalDbm: init.signalDbm,
       registration: registrationFromCreg(init.cregStat),
       storageUsed: init.storageUsed,
       storageTotal: init.storageTotal,
-      msisdn: known?.msisdn,
     });
+    this.#identified = true;
+    // where the SIM is, before anything is read from it (the multipart release asks)
+    await this.#o.sims.seen(iccid, { imsi: init.imsi, lastImei: init.imei, lastPort: this.path });
+    // the number, as far as it is known without the network, before the sweep tags messages with it
+    const numbered = this.#at === at && (await this.#learnNumber(knownOwnNumber));
+    if (this.#at !== at) return;
     this.#failures = 0;
     this.#setState(isRegistered(this.#info.registration) ? "ready" : "not-registered", isRegistered(this.#info.registration) ? undefined : `registration: ${this.#info.registration}`);
-    // stored while the hub was down, or lost URCs: take them before anything else
-    await this.#intake.sweep();
-    await this.#learnNumber();
-    this.#armTimers();
+    // stored while the hub was down, or lost URCs: take them before anything slow
+    const swept = await this.#intake.sweep();
+    if (this.#at !== at) return;
+    if (swept) this.#o.onSwept?.(iccid);
+    if (!numbered) await this.#learnNumber(ussdOwnNumber);
+    if (this.#at === at) this.#armTimers();
   }
 
-  async #learnNumber(): Promise<void> {
+  /** Learns the SIM's own number with `how`; true when found (and recorded for the ICCID). */
+  async #learnNumber(how: (context: OwnNumberContext) => Promise<OwnNumber | undefined>): Promise<boolean> {
     const at = this.#at;
     const iccid = this.#info.iccid;
-    if (!at || !iccid) return;
-    const known = await this.#o.sims.get(iccid);
+    if (!at || !iccid || !this.#identified) return false;
     const registered = isRegistered(this.#info.registration);
-    const found = await resolveOwnNumber({
+    const found = await how({
       at,
       config: this.#o.config,
       iccid,
       country: this.#info.country,
       operator: registered ? this.#info.operator : undefined, // USSD needs the network
       portMsisdn: this.#o.override.msisdn,
-      known,
+      known: await this.#o.sims.get(iccid),
       log: this.#log,
       timeoutMs: this.#timeoutMs,
     });
-    await this.#o.sims.seen(iccid, {
-      imsi: this.#info.imsi,
-      lastImei: this.#info.imei,
-      lastPort: this.path,
-      ...(found ? { msisdn: found.msisdn, msisdnSource: found.source } : {}),
-    });
-    if (found && found.msisdn !== this.#info.msisdn) this.#update({ msisdn: found.msisdn });
-    if (!found) this.#log.warn({ iccid, operator: this.#info.operator }, "own number unknown: set modems.numbers or modems.ussd");
+    if (this.#at !== at || this.#info.iccid !== iccid) return false; // another connection or SIM by now
+    if (!found) {
+      if (how !== knownOwnNumber) this.#log.warn({ iccid, operator: this.#info.operator }, "own number unknown: set modems.numbers or modems.ussd");
+      return false;
+    }
+    await this.#o.sims.seen(iccid, { msisdn: found.msisdn, msisdnSource: found.source });
+    if (found.msisdn !== this.#info.msisdn) this.#update({ msisdn: found.msisdn });
+    return true;
   }
 
   #armTimers(): void {
@@ -220,7 +251,7 @@ export class ManagedModem {
     const next: ModemState = isRegistered(registration) ? "ready" : "not-registered";
     if (next !== this.#info.state) {
       this.#setState(next, next === "ready" ? undefined : `registration: ${registration}`);
-      if (next === "ready" && !this.#info.msisdn) void this.#learnNumber().catch((error: unknown) => this.#log.warn({ err: error }, "learning the own number failed"));
+      if (next === "ready" && !this.#info.msisdn) void this.#learnNumber(resolveOwnNumber).catch((error: unknown) => this.#log.warn({ err: error }, "learning the own number failed"));
     }
   }
 
@@ -232,6 +263,7 @@ export class ManagedModem {
   #onPortClosed(at: AtPort, reason: string): void {
     if (this.#at !== at || this.#stopped) return;
     this.#at = undefined;
+    this.#identified = false;
     this.#clearTimers();
     this.#absentSince ??= Date.now();
     this.#setState("absent", `port closed: ${reason}`);
@@ -249,18 +281,20 @@ export class ManagedModem {
     this.#clearTimers();
     this.#setState("failed", `${reason}; recovering`);
     const at = this.#at;
+    const atMs = Math.min(2000, this.#timeoutMs);
     const answers = async (port: AtPort | undefined, wait = 2000) => {
       if (!port?.isOpen) return false;
       await port.flush(200, wait);
-      return port.command("AT", { timeoutMs: 2000 }).then(
+      return port.command("AT", { timeoutMs: atMs }).then(
         () => true,
         () => false,
       );
     };
     if (await answers(at)) return this.#connectAgain("flush");
     if (at?.isOpen) {
-      await at.command("AT+CFUN=0", { timeoutMs: 10_000 }).catch(() => undefined);
-      await at.command("AT+CFUN=1", { timeoutMs: 10_000 }).catch(() => undefined);
+      // radio off and on can take a while: commandTimeoutSeconds (10 s by default) each
+      await at.command("AT+CFUN=0", { timeoutMs: this.#timeoutMs }).catch(() => undefined);
+      await at.command("AT+CFUN=1", { timeoutMs: this.#timeoutMs }).catch(() => undefined);
       if (await answers(at, 3000)) return this.#connectAgain("cfun");
     }
     await this.#connect(true);
@@ -285,8 +319,9 @@ export class ManagedModem {
   #scheduleRetry(): void {
     if (this.#stopped || this.#disabled) return;
     clearTimeout(this.#retryTimer);
-    const delay = Math.min(this.#o.config.maxBackoffSeconds * 1000, 1000 * 2 ** Math.min(this.#failures, 20));
+    const delay = backoffMs(this.#failures, 1000, this.#o.config.maxBackoffSeconds * 1000);
     this.#failures++;
+    this.#log.info({ state: this.#info.state, retryInMs: delay }, "connecting again later");
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#exclusive(() => this.#connect(true));
@@ -336,6 +371,7 @@ export class ManagedModem {
   async #closePort(): Promise<void> {
     const at = this.#at;
     this.#at = undefined;
+    this.#identified = false;
     if (at) await at.close().catch(() => undefined);
   }
 

@@ -327,10 +327,10 @@ export class PartStore {
 
   /**
    * Releases, marked `complete: false`, every concatenated message whose
-   * oldest waiting part is older than `timeoutMs`. Resolves with the messages
-   * written (the caller announces them).
+   * oldest waiting part is older than `timeoutMs`, unless `mayRelease(iccid)`
+   * says no. Resolves with the messages written (the caller announces them).
    */
-  async releaseExpired(timeoutMs: number, now = Date.now()): Promise<SmsMessage[]> {
+  async releaseExpired(timeoutMs: number, now = Date.now(), mayRelease: (iccid: string) => boolean = () => true): Promise<SmsMessage[]> {
     const groups = new Map<string, { iccid: string; oldest: number }>();
     for await (const [key, value] of this.parts.iterator({ gte: "group!", lt: "group!\xff" })) {
       const fields = key.split("!");
@@ -342,7 +342,7 @@ export class PartStore {
     }
     const released: SmsMessage[] = [];
     for (const [prefix, { iccid, oldest }] of groups) {
-      if (now - oldest < timeoutMs) continue;
+      if (now - oldest < timeoutMs || !mayRelease(iccid)) continue;
       const message = await this.exclusive(iccid, async () => {
         const members = await this.#group(prefix);
         if (members.length === 0) return undefined;

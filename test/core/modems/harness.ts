@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBus } from "../../../core/bus.ts";
-import { silentLogger } from "../../../core/log.ts";
+import { silentLogger, type Logger } from "../../../core/log.ts";
 import { createModemLayer, type ModemLayerImpl, type ModemLayerOptions } from "../../../core/modems/index.ts";
 import type { ModemsConfigInput } from "../../../core/modems/config.ts";
 import type { EmulatedModem } from "../../../core/modems/emulator/index.ts";
@@ -38,9 +38,9 @@ export interface Harness {
 export const FAST: ModemsConfigInput = { sweepSeconds: 3600, pingSeconds: 3600, rescanSeconds: 3600, commandTimeoutSeconds: 2 };
 
 /** A store in a temp dir (or `dir`), a bus that records, and a layer on `count` emulated modems. */
-export async function startHarness(config: ModemsConfigInput, options: { dir?: string; start?: boolean; layer?: ModemLayerOptions } = {}): Promise<Harness> {
+export async function startHarness(config: ModemsConfigInput, options: { dir?: string; start?: boolean; layer?: ModemLayerOptions; log?: Logger } = {}): Promise<Harness> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "simhive-modems-")));
-  const log = silentLogger();
+  const log = options.log ?? silentLogger();
   const store = await Store.open(dir, log);
   const bus = new EventBus(log);
   const received: SmsMessage[] = [];

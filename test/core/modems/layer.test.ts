@@ -55,6 +55,34 @@ describe("modem layer", () => {
     assert.ok(sickStates.includes("failed") && sickStates.lastIndexOf("ready") > sickStates.indexOf("failed"));
   });
 
+  it("one sick modem never delays the others: their SMS are persisted while its read is still outstanding", async (t) => {
+    // no command times out during the test: only the test ends the sick modem's stall
+    const h = await startHarness({ emulator: { count: 3 }, commandTimeoutSeconds: 600 });
+    t.after(() => h.dispose());
+    const [sick, a, b] = h.modems;
+    assert.ok(sick && a && b);
+    const sickPath = pathOf(h, sick);
+    let stalled = false;
+    sick.on("command", (line: string) => {
+      if (line.startsWith("AT+CMGR") && !stalled) {
+        stalled = true;
+        sick.hang(); // mid-read: the reply never comes
+      }
+    });
+    sick.inject({ sender: "79001111110", text: "to the sick one" });
+    await waitFor(() => stalled, "the sick modem's read outstanding");
+    a.inject({ sender: "79001111111", text: "to a" });
+    b.inject({ sender: "79002222222", text: "to b" });
+    await waitFor(() => h.received.length === 2, "the healthy modems' SMS");
+    assert.deepEqual(h.received.map((m) => m.text).sort(), ["to a", "to b"]);
+    assert.equal(h.info(sickPath)?.state, "ready", "the sick modem's read has not timed out: still outstanding");
+    // release: the port goes away and comes back; the message is still on the SIM and is taken then
+    sick.unplug();
+    sick.replug();
+    await waitFor(() => h.received.length === 3, "the sick modem's SMS after its recovery");
+    assert.equal(h.received[2]?.text, "to the sick one");
+  });
+
   it("unplug/replug: absent, then the same SIM recognised by ICCID, also in another modem on another port", async (t) => {
     const prefix = "/emu/replug/";
     const sim = { imsi: "250020000000777", iccid: "89701990000000007771" };

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { Ajv } from "ajv";
 import { isSimhiveError } from "../../../core/errors.ts";
 import { modemsConfigSchema, resolveModemsConfig } from "../../../core/modems/config.ts";
-import { globBase, matchesGlob } from "../../../core/modems/discovery.ts";
+import { backoffMs, globBase, Limiter, matchesGlob } from "../../../core/modems/discovery.ts";
 import { normalizeMsisdn, registrationFromCreg } from "../../../core/modems/identity.ts";
 import { formatModemTable } from "../../../core/modems/index.ts";
 import { operatorFromImsi } from "../../../core/modems/operators.ts";
@@ -71,6 +71,36 @@ describe("modem identity and parsing", () => {
     assert.equal(matchesGlob("/dev/serial/by-path/*", "/dev/ttyUSB0"), false);
     assert.equal(matchesGlob("/dev/ttyUSB?", "/dev/ttyUSB3"), true);
     assert.equal(globBase("/dev/serial/by-path/*"), "/dev/serial/by-path");
+  });
+});
+
+describe("discovery helpers", () => {
+  it("Limiter: at most N at once; a waiting urgent task starts before the others", async () => {
+    const limiter = new Limiter(2);
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const task = (name: string, urgent = false) =>
+      limiter.run(async () => {
+        started.push(name);
+        await new Promise<void>((resolve) => gates.set(name, resolve));
+      }, urgent);
+    const all = [task("a"), task("b"), task("later"), task("urgent", true)];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, ["a", "b"]);
+    gates.get("a")?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, ["a", "b", "urgent"]);
+    gates.get("b")?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, ["a", "b", "urgent", "later"]);
+    gates.get("urgent")?.();
+    gates.get("later")?.();
+    await Promise.all(all);
+  });
+
+  it("backoffMs doubles from the first delay up to the cap", () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, 10_000, 160_000)), [10_000, 20_000, 40_000, 80_000, 160_000, 160_000, 160_000]);
+    assert.equal(backoffMs(1000, 1000, 300_000), 300_000);
   });
 });
 
