@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import { SimhiveError } from "../errors.ts";
 import type { JsonSchema } from "../plugins.ts";
+import { timerMaximum } from "../timers.ts";
 
 /** Per port (exact path or glob) settings. */
 export interface PortOverride {
@@ -91,16 +92,16 @@ export const modemsConfigSchema: JsonSchema = {
       default: ["/dev/serial/by-path/*"],
       description: "Globs of candidate serial ports; each is probed with AT to find the AT interface of a modem.",
     },
-    baudRate: { type: "integer", minimum: 300, default: 115200 },
+    baudRate: { type: "integer", minimum: 300, default: 115200, description: "Serial speed of the AT ports (USB modems ignore it; UART ones need it right)." },
     storage: { enum: ["SM", "ME", "MT"], default: "SM", description: "Message storage set with AT+CPMS for reading, writing and receiving." },
-    sweepSeconds: { type: "number", minimum: 1, default: 30, description: "Storage sweep (AT+CMGL=4) period: finds SMS whose +CMTI was lost." },
-    multipartTimeoutSeconds: { type: "number", minimum: 1, default: 600, description: "A concatenated SMS missing parts this long is released marked incomplete." },
-    pingSeconds: { type: "number", minimum: 1, default: 30, description: "Health ping period (AT+CSQ, AT+CREG?)." },
-    rescanSeconds: { type: "number", minimum: 1, default: 60, description: "Periodic port re-scan, in addition to udev/inotify changes." },
-    absentSeconds: { type: "number", minimum: 0, default: 120 },
-    commandTimeoutSeconds: { type: "number", minimum: 0.1, default: 10 },
-    probeConcurrency: { type: "integer", minimum: 1, default: 8 },
-    maxBackoffSeconds: { type: "number", minimum: 1, default: 300 },
+    sweepSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 30, description: "Storage sweep (AT+CMGL=4) period: finds SMS whose +CMTI was lost." },
+    multipartTimeoutSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 600, description: "A concatenated SMS missing parts this long is released marked incomplete." },
+    pingSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 30, description: "Health ping period (AT+CSQ, AT+CREG?)." },
+    rescanSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 60, description: "Periodic port re-scan, in addition to udev/inotify changes." },
+    absentSeconds: { type: "number", minimum: 0, default: 120, description: "A modem whose port vanished is `absent` this long before it is removed (a replug within it keeps its state)." },
+    commandTimeoutSeconds: { type: "number", minimum: 0.1, maximum: timerMaximum(1000), default: 10, description: "An AT command without a final result code by then has failed." },
+    probeConcurrency: { type: "integer", minimum: 1, default: 8, description: "Candidate ports probed with AT at once." },
+    maxBackoffSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 300, description: "Cap of the retry backoff of a failed modem (1 s, 2 s, 4 s ...)." },
     overrides: {
       type: "object",
       default: {},
@@ -170,7 +171,7 @@ export const modemsConfigSchema: JsonSchema = {
       properties: {
         command: { type: "string", minLength: 1, default: "uhubctl" },
         args: { type: "array", items: { type: "string" }, default: ["-l", "{hub}", "-p", "{port}", "-a", "cycle", "-d", "3"] },
-        timeoutSeconds: { type: "number", minimum: 1, default: 30 },
+        timeoutSeconds: { type: "number", minimum: 1, maximum: timerMaximum(1000), default: 30, description: "A power cycle still running after this is killed." },
       },
     },
   },
