@@ -26,6 +26,7 @@ export class SerialLine {
   private hung = false;
   private slowMs = 0;
   private deferred: (() => void)[] = [];
+  private readonly insertions: { line: string; after: RegExp; times: number; replace: boolean }[] = [];
 
   constructor(private readonly host: LineHost) {}
 
@@ -113,10 +114,27 @@ export class SerialLine {
   }
 
   private reply(response: string): void {
-    this.send(response);
+    this.send(this.withInsertions(response));
     const actions = this.deferred;
     this.deferred = [];
     for (const action of actions) action();
+  }
+
+  /** Slips pending insertions into a reply, after the first line matching each one's `after`. */
+  private withInsertions(response: string): string {
+    if (this.insertions.length === 0) return response;
+    const lines = response.split("\r\n");
+    for (const insertion of [...this.insertions]) {
+      const at = lines.findIndex((line) => insertion.after.test(line));
+      if (at < 0) continue;
+      lines.splice(at + 1, insertion.replace ? 1 : 0, insertion.line);
+      if (--insertion.times <= 0) this.insertions.splice(this.insertions.indexOf(insertion), 1);
+    }
+    return lines.join("\r\n");
+  }
+
+  insertInReply(line: string, after: RegExp, times: number, replace: boolean): void {
+    this.insertions.push({ line, after, times, replace });
   }
 
   /** Runs `action` after the current command's reply has been sent. */

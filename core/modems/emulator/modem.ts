@@ -19,7 +19,7 @@ const DEFAULT_CNMI = [2, 1, 0, 0, 0];
 export class EmulatedModem extends EventEmitter {
   readonly options: Readonly<EmulatedModemOptions>;
   readonly sim: SimStorage;
-  readonly counters: ModemCounters = { commands: 0, byCommand: {}, stored: 0, deleted: 0, urcs: 0, rejectedFull: 0 };
+  readonly counters: ModemCounters = { commands: 0, byCommand: {}, stored: 0, deleted: 0, urcs: 0, rejectedFull: 0, direct: 0, acked: 0, ackTimeouts: 0 };
   session!: Session;
   simLocked: boolean;
   /** 1 = full functionality, 0/4 = radio off. */
@@ -29,6 +29,8 @@ export class EmulatedModem extends EventEmitter {
   private searching = false;
   private reportedStat = -1;
   private plugged = true;
+  /** How long an open of the port takes (slowOpen). */
+  openDelayMs = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly line: SerialLine;
   private readonly network: Network;
@@ -58,8 +60,10 @@ export class EmulatedModem extends EventEmitter {
       counters: this.counters,
       isRegistered: () => this.isRegistered,
       smsc: options.smsc ?? "79000000000",
+      options: this.options,
       urc: (line) => this.urc(line),
       afterReply: (action) => this.afterReply(action),
+      later: (ms, action) => this.later(ms, action),
       stored: (slot, pdu) => this.emit("stored", slot, pdu),
     });
   }
@@ -116,7 +120,7 @@ export class EmulatedModem extends EventEmitter {
 
   resetSession(): void {
     const cnmi = [...(this.options.cnmi ?? DEFAULT_CNMI)];
-    this.session = { echo: this.options.echo ?? true, cmee: 0, cmgf: 0, cnmi, cregMode: 0, cscs: "GSM" };
+    this.session = { echo: this.options.echo ?? true, cmee: 0, cmgf: 0, cnmi, cregMode: 0, cscs: "GSM", csms: this.options.csms ?? 0 };
   }
 
   // ---- radio and registration -------------------------------------------
@@ -191,6 +195,11 @@ export class EmulatedModem extends EventEmitter {
     this.network.cnmiChanged();
   }
 
+  /** AT+CNMA: whether a +CMT was waiting for it. */
+  acknowledge(): boolean {
+    return this.network.acknowledge();
+  }
+
   /** A slot was freed: a part rejected for lack of space may come in now. */
   slotFreed(index: number): void {
     this.counters.deleted++;
@@ -220,6 +229,22 @@ export class EmulatedModem extends EventEmitter {
   /** Line noise now: random bytes and CRLF, or exactly the bytes given. */
   garbage(bytes?: Buffer | string | number): void {
     this.line.garbage(bytes);
+  }
+
+  /**
+   * A line slipped into the next `times` replies, after their first line
+   * matching `after` (default: a +CMGR/+CMGL header), as a modem does when
+   * it sends an unsolicited line, or noise hits the line, in mid-reply; with
+   * `replace`, the line after the match (the PDU after a header) is replaced:
+   * a damaged PDU line.
+   */
+  insertInReply(line: string, options: { after?: RegExp; times?: number; replace?: boolean } = {}): void {
+    this.line.insertInReply(line, options.after ?? /^\+CMG[RL]:/, options.times ?? 1, options.replace ?? false);
+  }
+
+  /** Opening the port takes `ms` (0 to stop): a slow USB device. */
+  slowOpen(ms: number): void {
+    this.openDelayMs = Math.max(0, ms);
   }
 
   setStorageFull(full: boolean): void {

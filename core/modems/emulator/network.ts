@@ -2,16 +2,21 @@
  * The network side of an emulated modem: messages injected by a test wait
  * "at the network" until the modem can take them (registered, radio on, SIM
  * unlocked, a free slot), then are stored and indicated (+CMTI) or routed
- * straight to the host (+CMT), as +CNMI says. Storage full is signalled once
- * with ^SMMEMFULL, and the part waits until a slot frees.
+ * straight to the host (+CMT), as +CNMI says. In phase 2+ (+CSMS service 1)
+ * a +CMT must be acknowledged (AT+CNMA): until then nothing else is routed,
+ * and without it the SMS goes back to the network and routing to the host
+ * is switched off (mt and ds set to 0, TS 27.005 §3.4.1). Storage full is
+ * signalled once (^SMMEMFULL, or +CMS ERROR: 322), and the part waits until
+ * a slot frees.
  */
-import { encodeDeliver } from "../pdu/index.ts";
-import { tpduLength, type SimStorage } from "./storage.ts";
-import type { InjectOptions, ModemCounters, Session } from "./types.ts";
+import { encodeDeliver, tpduLength } from "../pdu/index.ts";
+import type { SimStorage } from "./storage.ts";
+import type { EmulatedModemOptions, InjectOptions, ModemCounters, Session } from "./types.ts";
 
 interface NetworkPart {
   pdu: string;
   lostCmti: boolean;
+  flash: boolean;
 }
 
 /** What the network side needs from its modem. */
@@ -21,8 +26,10 @@ export interface NetworkHost {
   readonly counters: ModemCounters;
   isRegistered(): boolean;
   readonly smsc: string;
+  readonly options: Pick<EmulatedModemOptions, "ackTimeoutMs" | "memFullSignal" | "flashDirect">;
   urc(line: string): void;
   afterReply(action: () => void): void;
+  later(ms: number, action: () => void): void;
   stored(slot: number, pdu: string): void;
 }
 
@@ -31,6 +38,8 @@ export class Network {
   private readonly bufferedUrcs: string[] = [];
   private storageForcedFull = false;
   private memFullSignalled = false;
+  /** A +CMT waiting for AT+CNMA (phase 2+); `settled` once acknowledged or timed out. */
+  private unacked: { part: NetworkPart; settled: boolean } | undefined;
 
   constructor(private readonly host: NetworkHost) {}
 
@@ -45,6 +54,7 @@ export class Network {
       refBits: options.refBits ?? 8,
       smsc: this.host.smsc,
       ...(options.ref === undefined ? {} : { ref: options.ref }),
+      ...(options.flash ? { messageClass: 0 as const } : {}),
     });
     const order = options.order ?? pdus.map((_, index) => index + 1);
     const dropped = new Set(options.drop ?? []);
@@ -52,14 +62,14 @@ export class Network {
     for (const seq of order) {
       const pdu = pdus[seq - 1];
       if (pdu === undefined) throw new RangeError(`part ${seq} does not exist; the message has ${pdus.length} parts`);
-      if (!dropped.has(seq)) parts.push({ pdu, lostCmti: options.lostCmti ?? false });
+      if (!dropped.has(seq)) parts.push({ pdu, lostCmti: options.lostCmti ?? false, flash: options.flash ?? false });
     }
     return this.enqueue(parts);
   }
 
   /** Delivers one ready-made PDU (hex with SMSC info). */
   injectPdu(pdu: string, options: { lostCmti?: boolean } = {}): number[] {
-    return this.enqueue([{ pdu: pdu.toUpperCase(), lostCmti: options.lostCmti ?? false }]);
+    return this.enqueue([{ pdu: pdu.toUpperCase(), lostCmti: options.lostCmti ?? false, flash: false }]);
   }
 
   private enqueue(parts: NetworkPart[]): number[] {
@@ -83,21 +93,23 @@ export class Network {
 
   deliverWaiting(onStored?: (part: NetworkPart, slot: number) => void): void {
     const { sim, counters } = this.host;
-    const session = this.host.session();
-    while (this.parts.length > 0 && this.host.isRegistered()) {
+    while (this.parts.length > 0 && this.host.isRegistered() && !this.unacked) {
       const part = this.parts[0] as NetworkPart;
+      const session = this.host.session();
       const mt = session.cnmi[1] ?? 0;
-      if (mt === 2) {
+      if (mt === 2 || (part.flash && this.host.options.flashDirect)) {
         // Routed straight to the TE, never stored: lost if nobody listens.
         this.parts.shift();
+        counters.direct++;
         this.indicate(`+CMT: ,${tpduLength(part.pdu)}\r\n${part.pdu}`);
+        if (session.csms === 1) this.awaitAck(part);
         continue;
       }
       if (this.storageFull()) {
         counters.rejectedFull++;
         if (!this.memFullSignalled) {
           this.memFullSignalled = true;
-          this.host.urc('^SMMEMFULL: "SM"');
+          this.host.urc(this.host.options.memFullSignal === "cms322" ? "+CMS ERROR: 322" : '^SMMEMFULL: "SM"');
         }
         return;
       }
@@ -108,6 +120,34 @@ export class Network {
       onStored?.(part, slot);
       if ((mt === 1 || mt === 3) && !part.lostCmti) this.indicate(`+CMTI: "SM",${slot}`);
     }
+  }
+
+  /** Phase 2+: nothing more is routed until AT+CNMA; without it in time the SMS goes back to the network. */
+  private awaitAck(part: NetworkPart): void {
+    const unacked = { part, settled: false };
+    this.unacked = unacked;
+    this.host.later(this.host.options.ackTimeoutMs ?? 5000, () => {
+      if (unacked.settled) return;
+      unacked.settled = true;
+      this.unacked = undefined;
+      this.host.counters.ackTimeouts++;
+      const { cnmi } = this.host.session();
+      cnmi[1] = 0;
+      cnmi[3] = 0;
+      this.parts.unshift(part);
+      this.deliverWaiting();
+    });
+  }
+
+  /** AT+CNMA: whether a +CMT was waiting for it. */
+  acknowledge(): boolean {
+    const unacked = this.unacked;
+    if (!unacked) return false;
+    unacked.settled = true;
+    this.unacked = undefined;
+    this.host.counters.acked++;
+    this.host.afterReply(() => this.deliverWaiting());
+    return true;
   }
 
   /** A new-message indication, buffered while +CNMI mode is 0. */

@@ -24,6 +24,14 @@ export interface EmulatedModemOptions {
   radioOnDelayMs?: number;
   /** Power-up +CNMI: mode, mt, bm, ds, bfr. */
   cnmi?: readonly number[];
+  /** Power-up +CSMS service: 0 (phase 2, the default) or 1 (phase 2+: a +CMT must be acknowledged with AT+CNMA). */
+  csms?: 0 | 1;
+  /** Phase 2+: how long the modem waits for AT+CNMA after a +CMT before giving the SMS back to the network (default 5000 ms). */
+  ackTimeoutMs?: number;
+  /** How the modem signals that an SMS found the storage full: `^SMMEMFULL: "SM"` (default) or an unsolicited `+CMS ERROR: 322`. */
+  memFullSignal?: "smmemfull" | "cms322";
+  /** Class 0 (flash) SMS go to the host as +CMT whatever +CNMI says, never stored, as some firmwares do. */
+  flashDirect?: boolean;
 }
 
 export interface InjectOptions {
@@ -40,6 +48,8 @@ export interface InjectOptions {
   drop?: number[];
   /** Store without the +CMTI indication. */
   lostCmti?: boolean;
+  /** A class 0 (flash) SMS. */
+  flash?: boolean;
 }
 
 /** The serial side a modem talks to (the binding's port, or a pty). */
@@ -58,6 +68,12 @@ export interface ModemCounters {
   deleted: number;
   urcs: number;
   rejectedFull: number;
+  /** SMS routed to the host with +CMT. */
+  direct: number;
+  /** +CMT acknowledged with AT+CNMA. */
+  acked: number;
+  /** +CMT not acknowledged in time (phase 2+): given back to the network. */
+  ackTimeouts: number;
 }
 
 /** AT session settings: reset by ATZ, AT&F, AT+CFUN=1,1 and a power-up. */
@@ -68,4 +84,6 @@ export interface Session {
   cnmi: number[];
   cregMode: number;
   cscs: string;
+  /** +CSMS service: 1 = phase 2+, +CMT needs AT+CNMA. */
+  csms: number;
 }
