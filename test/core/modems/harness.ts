@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,16 @@ import type { ModemsConfigInput } from "../../../core/modems/config.ts";
 import type { EmulatedModem } from "../../../core/modems/emulator/index.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { ModemInfo, SmsMessage } from "../../../core/types.ts";
+
+/** Whether socat is on PATH (the pty suites need it; `.ci/run` installs it). */
+export function hasSocat(): boolean {
+  try {
+    execFileSync("socat", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The first command line starting with `prefix` gets its reply `ms` late (then `then` runs); every other line at once. */
 export function slowOnce(modem: EmulatedModem, prefix: string, ms: number, then?: () => void): void {
