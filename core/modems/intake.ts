@@ -117,7 +117,7 @@ export class Intake {
       try {
         listed = await this.#readSlots(at, slots);
       } catch (error) {
-        this.#failed(error, slots);
+        this.#failed(error, slots, true);
         return;
       }
       const more = this.#takeAnnounced();
@@ -127,7 +127,7 @@ export class Intake {
           for (const slot of await this.#readSlots(at, more)) bySlot.set(slot.index, slot);
           listed = [...bySlot.values()];
         } catch (error) {
-          this.#failed(error, more); // what was read first is still taken; the sweep finds the rest
+          this.#failed(error, more, true); // what was read first is still taken; the sweep finds the rest
         }
       }
       try {
@@ -318,11 +318,17 @@ export class Intake {
     return known;
   }
 
-  #failed(error: unknown, slots?: readonly number[]): void {
+  /**
+   * A read or sweep failed; nothing was deleted. Storage full sweeps; a failed
+   * read of announced slots (timeout, a reply not its own) re-reads them with a
+   * sweep at once (after the port's resync) rather than at the next period.
+   */
+  #failed(error: unknown, slots?: readonly number[], reread = false): void {
     if (error instanceof AtCommandError && error.errorCode === CMS_MEMORY_FULL) {
       void this.sweep();
       return;
     }
-    this.#options.log.warn({ err: error, slots }, "reading stored SMS failed");
+    this.#options.log.warn({ err: error, slots }, reread ? "reading stored SMS failed; sweeping" : "reading stored SMS failed");
+    if (reread) void this.sweep();
   }
 }
