@@ -4,7 +4,7 @@ import { SimhiveError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { isPduLine } from "./pdu/index.ts";
 import { checkMarked, isForeign, looksUnsolicited, MARKERS, replyPrefix, type Marker } from "./sync.ts";
-import { isUnsolicited, parseUrc, type Urc } from "./urc.ts";
+import { askedPrefixes, isUnsolicited, parseUrc, type Urc } from "./urc.ts";
 
 /**
  * The adapter around serialport-gsm: the rest of simhive sees a small typed,
@@ -113,6 +113,8 @@ interface Pending {
   /** The line written: the command, with a marker chained when verified; the marker alone for a resync. */
   line: string;
   marker?: Marker;
+  /** Reply prefixes the line asks for (`askedPrefixes`), computed once. */
+  asked?: readonly string[];
   /** A resync: every line is dropped until the marker's answer and a final. */
   resync: boolean;
   /** Resync: the marker's answer seen since the last final. */
@@ -396,7 +398,7 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     }
     if (FINAL_OK.test(line)) this.#finish(current);
     else if (FINAL_ERROR.test(line)) this.#settle(current, new AtCommandError(current.command, line), true);
-    else if (isForeign(line, current.line)) current.foreign = true;
+    else if (isForeign(line, (current.asked ??= askedPrefixes(current.line)))) current.foreign = true;
     else current.lines.push(line);
   }
 

@@ -32,30 +32,34 @@ export interface ListedPdu extends ReadPdu {
 const HEADER_LENGTH = /,\s*(\d+)\s*$/;
 const HEX_LINE = /^(?:[0-9A-Fa-f]{2})+$/;
 
-/** The PDU among `lines` (those between a header and the next header or the end). */
-function pduAfter(header: string, lines: readonly string[]): Pick<ReadPdu, "pdu" | "mismatch"> {
+/** The PDU among `lines[from..to)` (those between a header and the next header or the end). */
+function pduAfter(header: string, lines: readonly string[], from: number, to: number): Pick<ReadPdu, "pdu" | "mismatch"> {
   const match = HEADER_LENGTH.exec(header);
   const length = match ? Number(match[1]) : undefined;
-  const hex = lines.map((line) => line.trim()).filter((line) => HEX_LINE.test(line));
-  const pdu = hex.find((line) => isPduLine(line, length));
-  if (pdu) return { pdu };
-  if (hex.length === 1) return { pdu: hex[0] as string, mismatch: true };
-  return {};
+  let lone: string | undefined;
+  let hexLines = 0;
+  for (let i = from; i < to; i++) {
+    const line = (lines[i] as string).trim();
+    if (!HEX_LINE.test(line)) continue;
+    if (isPduLine(line, length)) return { pdu: line };
+    hexLines++;
+    lone = line;
+  }
+  return hexLines === 1 && lone !== undefined ? { pdu: lone, mismatch: true } : {};
 }
 
 /** Every `+CMGL:` entry with its PDU (see ReadPdu for what may be missing). */
 export function parseCmgl(lines: readonly string[]): ListedPdu[] {
   const result: ListedPdu[] = [];
-  const headers: number[] = [];
-  lines.forEach((line, i) => {
-    if (line.startsWith("+CMGL:")) headers.push(i);
-  });
-  headers.forEach((at, n) => {
+  for (let at = 0; at < lines.length; at++) {
     const header = lines[at] as string;
+    if (!header.startsWith("+CMGL:")) continue;
+    let end = at + 1;
+    while (end < lines.length && !(lines[end] as string).startsWith("+CMGL:")) end++;
     const match = /^\+CMGL:\s*(\d+)\s*,\s*(\d+)/.exec(header);
-    if (!match) return;
-    result.push({ index: Number(match[1]), stat: Number(match[2]), ...pduAfter(header, lines.slice(at + 1, headers[n + 1] ?? lines.length)) });
-  });
+    if (match) result.push({ index: Number(match[1]), stat: Number(match[2]), ...pduAfter(header, lines, at + 1, end) });
+    at = end - 1;
+  }
   return result;
 }
 
@@ -65,7 +69,7 @@ export function parseCmgr(lines: readonly string[]): ReadPdu | undefined {
   if (at < 0) return undefined;
   const header = lines[at] as string;
   const stat = /^\+CMGR:\s*(\d+)/.exec(header);
-  return { stat: stat ? Number(stat[1]) : 0, ...pduAfter(header, lines.slice(at + 1)) };
+  return { stat: stat ? Number(stat[1]) : 0, ...pduAfter(header, lines, at + 1, lines.length) };
 }
 
 /** `+CPMS: "SM",used,total,...` (query) or `+CPMS: used,total,...` (set). The first pair is mem1, where messages are read. */

@@ -18,7 +18,6 @@
  * - Stray lines: a reply line arriving while nothing is in flight is a
  *   late reply.
  */
-import { askedPrefixes } from "./urc.ts";
 
 export interface Marker {
   /** The command, without `AT` (chained after `;` or sent alone). */
@@ -47,10 +46,10 @@ export function replyPrefix(line: string): string | undefined {
   return REPLY_PREFIXES.find((prefix) => line.startsWith(prefix));
 }
 
-/** Whether `line` answers a command other than the ones on `commandLine`. */
-export function isForeign(line: string, commandLine: string): boolean {
+/** Whether `line` answers a command other than those asked (`askedPrefixes` of the command line). */
+export function isForeign(line: string, asked: readonly string[]): boolean {
   const prefix = replyPrefix(line);
-  return prefix !== undefined && !askedPrefixes(commandLine).includes(prefix.slice(0, -1));
+  return prefix !== undefined && !asked.includes(prefix.slice(0, -1));
 }
 
 /** Lines like `+CTZV: ...`, `*PSUTTZ: ...`, `^RSSI: ...`: a vendor's unsolicited line, when no command asked for it. */
@@ -64,7 +63,16 @@ export function looksUnsolicited(line: string): boolean {
  * the line's own.
  */
 export function checkMarked(lines: readonly string[], marker: Marker): string[] | undefined {
-  const marks = lines.filter((line) => MARKERS.some((m) => line.startsWith(m.prefix)));
-  if (marks.length !== 1 || !marks[0]?.startsWith(marker.prefix)) return undefined;
-  return lines.filter((line) => !line.startsWith(marker.prefix));
+  const kept: string[] = [];
+  let marks = 0;
+  let own = false;
+  for (const line of lines) {
+    if (line.charCodeAt(0) === 0x2b && MARKERS.some((m) => line.startsWith(m.prefix))) {
+      marks++;
+      own = line.startsWith(marker.prefix);
+    } else {
+      kept.push(line);
+    }
+  }
+  return marks === 1 && own ? kept : undefined;
 }
