@@ -34,11 +34,13 @@ export const MARKERS: readonly Marker[] = [
 ];
 
 /**
- * Answer prefixes of the commands simhive sends. Unsolicited-capable ones
- * (`+CREG:`, `+CPIN:`, `+CUSD:`) are handled as URCs instead, and the ICCID
- * family is left out because vendors answer one form with another's prefix.
+ * Answer prefixes of the commands simhive sends that no modem sends on its
+ * own. Unsolicited-capable ones (`+CREG:`, `+CPIN:`, `+CUSD:`) are URCs
+ * instead, answers to commands simhive never sends are left out (`+CFUN:`
+ * comes unsolicited at boot on some modems), and so is the ICCID family,
+ * because vendors answer one form with another's prefix.
  */
-const REPLY_PREFIXES = ["+CMGR:", "+CMGL:", "+CMGD:", "+CPMS:", "+CSQ:", "+CSCS:", "+CSMS:", "+CFUN:", "+CNUM:", "+COPS:", ...MARKERS.map((m) => m.prefix)];
+const REPLY_PREFIXES = ["+CMGR:", "+CMGL:", "+CPMS:", "+CSQ:", "+CNUM:", "+CSMS:", "+CGSN:", ...MARKERS.map((m) => m.prefix)];
 
 /** The reply prefix `line` starts with, if it answers a command simhive sends. */
 export function replyPrefix(line: string): string | undefined {
