@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
-import { createRequire } from "node:module";
 import { SimhiveError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { GsmDriver, type GsmItem, type PortClass } from "./gsm.ts";
 import { isPduLine } from "./pdu/index.ts";
 import { checkMarked, isForeign, looksUnsolicited, MARKERS, replyPrefix, type Marker } from "./sync.ts";
 import { askedPrefixes, isUnsolicited, parseUrc, type Urc } from "./urc.ts";
@@ -10,17 +10,15 @@ import { askedPrefixes, isUnsolicited, parseUrc, type Urc } from "./urc.ts";
  * The adapter around serialport-gsm: the rest of simhive sees a small typed,
  * promise-based port (`open`, `command`, `close`, `urc` events), never the
  * library's callbacks. serialport-gsm owns the serial port and writes the
- * commands; this class supplies what it lacks (README "serialport-gsm: limits
- * and workarounds"): its own queue (a command is handed to the library only
- * when it is its turn), a reply collector that ends on any final result code,
- * a timeout of our own per command, unsolicited lines recognised anywhere,
- * replies kept in step with their commands (`sync.ts`), and none of its
- * automatic reading, deleting or joining of messages.
+ * commands (`gsm.ts`); this class supplies what it lacks (README
+ * "serialport-gsm: limits and workarounds"): its own queue (a command is
+ * handed to the library only when it is its turn), a reply collector that
+ * ends on any final result code, a timeout of our own per command,
+ * unsolicited lines recognised anywhere, and replies kept in step with their
+ * commands (`sync.ts`).
  */
 
-/** A serialport class: `SerialPort` from `serialport`, or the emulator's `EmulatedSerialPort`. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PortClass = new (...args: any[]) => unknown;
+export type { PortClass } from "./gsm.ts";
 
 export interface AtPortOptions {
   path: string;
@@ -67,39 +65,6 @@ export class AtCommandError extends SimhiveError {
   }
 }
 
-/** The part of serialport-gsm's modem object this adapter uses. */
-interface GsmModem {
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  isOpened: boolean;
-  queue: GsmItem[];
-  open(path: string, options: Record<string, unknown>, callback: (error: Error | null) => void): void;
-  close(callback: (error: Error | null) => void): void;
-  executeCommand(
-    command: string,
-    callback: (result: unknown, error?: Error) => void,
-    priority: boolean,
-    timeout: number,
-    messageId?: undefined,
-    message?: undefined,
-    recipient?: undefined,
-    activateProcessing?: boolean,
-  ): GsmItem | Record<string, never>;
-  addListener(listener: { match(line: string): boolean; process(line: string): void }): void;
-  dataReceived(buffer: Buffer): void;
-  checkSimMemory: (...args: unknown[]) => unknown;
-  readSMSById: (...args: unknown[]) => unknown;
-}
-
-interface GsmItem extends EventEmitter {
-  id: number;
-  command: string;
-  logic?: (line: string) => { resultData: unknown; returnResult: boolean } | undefined;
-}
-
-type GsmFactory = new (portClass: PortClass) => GsmModem;
-const require = createRequire(import.meta.url);
-const createGsm = require("serialport-gsm/lib/functions/modem") as GsmFactory;
-
 const FINAL_OK = /^OK$/;
 const FINAL_ERROR = /^(?:ERROR|\+CME ERROR:.*|\+CMS ERROR:.*|NO CARRIER|COMMAND NOT SUPPORT|TOO MANY PARAMETERS)$/;
 /** +CMS ERROR 322, memory full (TS 27.005 §3.2.5): some modems send it on their own when an SMS finds the storage full. */
@@ -140,22 +105,19 @@ export class AtPort extends EventEmitter<AtPortEvents> {
   readonly path: string;
   readonly #options: AtPortOptions;
   readonly #log: Logger;
-  readonly #gsm: GsmModem;
+  readonly #gsm: GsmDriver;
   /** Commands waiting for their turn (not yet handed to serialport-gsm). */
   readonly #queue: Pending[] = [];
   /** The command handed to serialport-gsm (written, or about to be). */
   #inFlight: Pending | undefined;
   #open = false;
   #closed = false;
-  /** open() gave up (timeout) or close() came first: a late successful open is closed again. */
-  #abandoned = false;
   /** Replies are known to be in step with commands; cleared by any sign of a late or forged reply. */
   #synced = true;
   #resyncing = false;
   #markerTurn = 0;
   /** A `+CMT:` header was seen: the PDU line that matches its length follows within a few lines. */
   #cmt: { length: number | undefined; linesLeft: number } | undefined;
-  #lastRxAt = 0;
   /** Lines received that were neither a reply nor a known URC (noise, late replies). */
   strayLines = 0;
   /** Times the port found a reply out of step and resynchronised. */
@@ -166,15 +128,11 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     this.path = options.path;
     this.#options = options;
     this.#log = options.log;
-    this.#gsm = new createGsm(options.portClass);
-    // serialport-gsm's own reactions would issue commands behind our back:
-    // ^SMMEMFULL → AT+CPMS="SM" (changes storage, never completes with echo off),
-    // +CMTI → AT+CMGR + in-RAM joining. Both are replaced by the intake.
-    this.#gsm.checkSimMemory = () => undefined;
-    this.#gsm.readSMSById = () => undefined;
-    this.#gsm.on("error", (event: unknown) => this.#log.debug({ port: this.path, event }, "serial port error"));
-    this.#gsm.on("close", () => this.#onClose("port closed"));
-    this.#gsm.addListener({ match: () => true, process: (line) => this.#onLine(line) });
+    this.#gsm = new GsmDriver(options.portClass, {
+      line: (line) => this.#onLine(line),
+      close: () => this.#onClose("port closed"),
+      error: (event) => this.#log.debug({ port: this.path, event }, "serial port error"),
+    });
   }
 
   get isOpen(): boolean {
@@ -188,49 +146,13 @@ export class AtPort extends EventEmitter<AtPortEvents> {
 
   /** Milliseconds since the last byte arrived (Infinity if none). */
   get quietForMs(): number {
-    return this.#lastRxAt === 0 ? Infinity : Date.now() - this.#lastRxAt;
+    return this.#gsm.quietForMs;
   }
 
   async open(): Promise<void> {
     if (this.#closed) throw new SimhiveError("SIMHIVE_ERR_MODEM", `${this.path}: this AtPort was closed; open a new one`);
-    const timeoutMs = this.#options.openTimeoutMs ?? 5000;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // the open may still succeed later: it must not keep the port (and its lock) then
-        this.#abandoned = true;
-        reject(new SimhiveError("SIMHIVE_ERR_TIMEOUT", `${this.path}: open did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#gsm.open(
-        this.path,
-        {
-          baudRate: this.#options.baudRate ?? 115200,
-          // never: the library's read-on-+CMTI, delete-on-receive and RAM joining
-          incomingSMSIndication: false,
-          incomingCallIndication: false,
-          autoOpen: true,
-          // the stream's read buffer: AT replies are short (a full CMGL is a few kB, read in turns);
-          // the default 64 KiB per port is 4 MiB of buffers for 64 modems
-          highWaterMark: 4096,
-        },
-        (error) => {
-          clearTimeout(timer);
-          if (error) {
-            reject(new SimhiveError("SIMHIVE_ERR_MODEM", `${this.path}: cannot open: ${error.message}`, { cause: error }));
-          } else if (this.#abandoned) {
-            this.#log.debug({ port: this.path }, "port opened after open() gave up; closing it");
-            this.#gsm.close(() => undefined);
-          } else {
-            resolve();
-          }
-        },
-      );
-    });
+    await this.#gsm.open(this.path, this.#options.baudRate ?? 115200, this.#options.openTimeoutMs ?? 5000);
     this.#open = true;
-    // serialport-gsm counts bytes only through lines; note raw arrival for quiet detection
-    const port = (this.#gsm as unknown as { port?: EventEmitter }).port;
-    port?.on("data", () => {
-      this.#lastRxAt = Date.now();
-    });
   }
 
   /**
@@ -317,13 +239,12 @@ export class AtPort extends EventEmitter<AtPortEvents> {
   #write(pending: Pending): void {
     this.#inFlight = pending;
     // backstop for serialport-gsm's own timer; ours fires first and ends the item
-    const item = this.#gsm.executeCommand(pending.line, () => undefined, false, pending.timeoutMs + 60_000, undefined, undefined, undefined, true);
-    if (!("id" in item)) {
+    const item = this.#gsm.write(pending.line, pending.timeoutMs + 60_000, () => pending.settled);
+    if (!item) {
       this.#settle(pending, new SimhiveError("SIMHIVE_ERR_MODEM", `${this.path}: port not open`));
       return;
     }
-    pending.item = item as GsmItem;
-    item.logic = () => (pending.settled ? { resultData: null, returnResult: true } : undefined);
+    pending.item = item;
     item.once("start", () => {
       pending.started = true;
       pending.timer = setTimeout(() => {
@@ -346,14 +267,7 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     if (this.#inFlight === pending) this.#inFlight = undefined;
     if (error) pending.reject(error);
     else pending.resolve(pending.lines);
-    if (!fromLine && pending.item) {
-      if (pending.started && this.#gsm.queue[0] === pending.item) {
-        this.#gsm.dataReceived(Buffer.from("\r\n"));
-      } else {
-        const index = this.#gsm.queue.indexOf(pending.item);
-        if (index >= 0) this.#gsm.queue.splice(index, 1);
-      }
-    }
+    if (!fromLine && pending.item) this.#gsm.drop(pending.item, pending.started);
     if (!pending.resync) this.#pump();
   }
 
@@ -457,13 +371,13 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     while (Date.now() < deadline && this.quietForMs < quietMs) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(10, quietMs - this.quietForMs)));
     }
-    if (this.isOpen && this.#gsm.queue.length === 0) this.#gsm.dataReceived(Buffer.from("\r\n"));
+    if (this.isOpen) this.#gsm.endPartialLine();
   }
 
   #onClose(reason: string): void {
     if (this.#closed || !this.#open) return;
     this.#closed = true;
-    this.#gsm.queue.splice(1); // nothing more may be written
+    this.#gsm.stopWriting();
     const pending = [...(this.#inFlight ? [this.#inFlight] : []), ...this.#queue.splice(0)];
     for (const p of pending) this.#settle(p, new SimhiveError("SIMHIVE_ERR_MODEM", `${this.path}: ${reason} while ${p.command} was in flight`));
     this.emit("close", reason);
@@ -475,14 +389,6 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     const wasOpen = this.#open;
     this.#onClose("closed");
     this.#closed = true;
-    this.#abandoned = true; // an open still in progress closes the port when it finishes
-    if (!wasOpen) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      this.#gsm.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.#gsm.close(wasOpen);
   }
 }
