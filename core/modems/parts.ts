@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import { MessageRepository } from "../store/messages.ts";
 import type { BatchOp, Store, Sublevel } from "../store/store.ts";
 import type { SmsMessage } from "../types.ts";
+import { generations, PendingBatch, type GroupMember, type GroupPart } from "./groups.ts";
 import { decodeDeliver, type DecodedPdu } from "./pdu/index.ts";
 
 /**
@@ -16,8 +17,9 @@ import { decodeDeliver, type DecodedPdu } from "./pdu/index.ts";
  *   store's retention.
  * - `group!<iccid>!<sender>!<refBits>:<ref>!<total>!<seq>!<fp16>`: a part of a
  *   concatenated message waiting for its siblings; deleted in the batch that
- *   writes the whole message.
- * - `quarantine!<iccid>!<fp>`: a PDU that could not be decoded, kept raw.
+ *   writes the whole message it becomes part of (`groups.ts`).
+ * - `quarantine!<iccid>!<fp>`: a PDU that could not be decoded (or a line
+ *   read where a PDU should be that does not match the header), kept raw.
  */
 
 export interface PartInput {
@@ -28,6 +30,8 @@ export interface PartInput {
   slot?: number;
   /** PDU hex as the modem printed it, SMSC prefix included. */
   raw: string;
+  /** Why the line read is not trusted as a PDU (not decoded, quarantined raw). */
+  suspect?: string;
 }
 
 interface PduRecord {
@@ -35,18 +39,6 @@ interface PduRecord {
   receivedAt: number;
   slot?: number;
   messageId?: string;
-}
-
-interface GroupPart {
-  fp: string;
-  seq: number;
-  total: number;
-  sender: string;
-  text: string;
-  scts: string;
-  receivedAt: number;
-  imei?: string;
-  msisdn?: string;
 }
 
 interface QuarantineRecord {
@@ -73,58 +65,6 @@ function messageFingerprint(iccid: string, partFps: readonly string[]): string {
 }
 
 const senderKey = (sender: string): string => encodeURIComponent(sender).replace(/!/g, "%21");
-
-/**
- * The operations of one `acceptMany` before they are written, with the
- * multipart groups it touched: members already on disk plus the parts this
- * batch adds, so that two parts of one message read together are joined
- * without an intermediate write.
- */
-class PendingBatch {
-  readonly #sublevel: Sublevel<unknown>;
-  readonly #ops: (BatchOp | undefined)[] = [];
-  readonly #groups = new Map<string, { key: string; part: GroupPart; op?: number }[]>();
-
-  constructor(sublevel: Sublevel<unknown>) {
-    this.#sublevel = sublevel;
-  }
-
-  put(key: string, value: unknown): number {
-    return this.#ops.push({ type: "put", sublevel: this.#sublevel, key, value }) - 1;
-  }
-
-  add(ops: readonly BatchOp[]): void {
-    this.#ops.push(...ops);
-  }
-
-  /** A group's members: on disk (loaded once per batch) and added by this batch. */
-  async group(prefix: string, load: () => Promise<{ key: string; part: GroupPart }[]>): Promise<readonly { key: string; part: GroupPart }[]> {
-    let members = this.#groups.get(prefix);
-    if (!members) {
-      members = await load();
-      this.#groups.set(prefix, members);
-    }
-    return members;
-  }
-
-  /** A part waits for its siblings (the group was loaded by `group`). */
-  joinGroup(prefix: string, key: string, part: GroupPart): void {
-    this.#groups.get(prefix)?.push({ key, part, op: this.put(key, part) });
-  }
-
-  /** The group became a whole message: members on disk are deleted, members of this batch never written. */
-  retireGroup(prefix: string): void {
-    for (const member of this.#groups.get(prefix) ?? []) {
-      if (member.op === undefined) this.#ops.push({ type: "del", sublevel: this.#sublevel, key: member.key });
-      else this.#ops[member.op] = undefined;
-    }
-    this.#groups.set(prefix, []);
-  }
-
-  ops(): BatchOp[] {
-    return this.#ops.filter((op): op is BatchOp => op !== undefined);
-  }
-}
 
 export class PartStore {
   readonly parts: Sublevel<unknown>;
@@ -233,6 +173,7 @@ export class PartStore {
 
       let decoded: DecodedPdu;
       try {
+        if (input.suspect !== undefined) throw new Error(input.suspect);
         decoded = decodeDeliver(raw);
       } catch (error) {
         const reason = (error as Error).message;
@@ -266,21 +207,22 @@ export class PartStore {
         ...(input.imei ? { imei: input.imei } : {}),
         ...(input.msisdn ? { msisdn: input.msisdn } : {}),
       };
+      const key = `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`;
+      const arriving: GroupMember = { key, part };
       const members = await batch.group(groupPrefix, () => this.#group(groupPrefix));
-      const all = [...members.map((m) => m.part), part];
-      const seqs = new Set(all.map((p) => p.seq));
-      let complete = true;
-      for (let seq = 1; seq <= udh.total; seq++) if (!seqs.has(seq)) complete = false;
-      if (!complete) {
+      const mine = generations([...members, arriving]).find((generation) => generation.includes(arriving)) ?? [arriving];
+      if (mine.length < udh.total) {
         batch.put(pduKey, pduRecord);
-        batch.joinGroup(groupPrefix, `${groupPrefix}${String(udh.seq).padStart(3, "0")}!${fp.slice(0, 16)}`, part);
-        outcomes.push({ kind: "part", fp, have: seqs.size, total: udh.total });
+        batch.joinGroup(groupPrefix, key, part);
+        outcomes.push({ kind: "part", fp, have: mine.length, total: udh.total });
         continue;
       }
-      const message = this.#message(input, all, true, now);
+      // only the parts this message is made of leave the group: a second part with a
+      // number already present (the sender reused ref and total) waits for its own message
+      const message = this.#message(input, mine.map((m) => m.part), true, now);
       pduRecord.messageId = message.messageId;
       batch.put(pduKey, pduRecord);
-      batch.retireGroup(groupPrefix);
+      batch.retire(groupPrefix, mine);
       batch.add(this.messages.addOps(message));
       outcomes.push({ kind: "message", fp, message });
     }
@@ -291,21 +233,17 @@ export class PartStore {
     return outcomes;
   }
 
-  async #group(prefix: string): Promise<{ key: string; part: GroupPart }[]> {
-    const result: { key: string; part: GroupPart }[] = [];
+  async #group(prefix: string): Promise<GroupMember[]> {
+    const result: GroupMember[] = [];
     for await (const [key, value] of this.parts.iterator({ gte: prefix, lt: `${prefix}\xff` })) {
       result.push({ key, part: value as GroupPart });
     }
     return result;
   }
 
-  /** Joins parts (first of each sequence number wins) into a whole message. */
+  /** Joins the parts of one message (one per sequence number, see `generations`) in order. */
   #message(input: Omit<PartInput, "raw">, parts: readonly GroupPart[], complete: boolean, now: number): SmsMessage {
-    const bySeq = new Map<number, GroupPart>();
-    for (const part of [...parts].sort((a, b) => a.seq - b.seq || a.receivedAt - b.receivedAt)) {
-      if (!bySeq.has(part.seq)) bySeq.set(part.seq, part);
-    }
-    const ordered = [...bySeq.values()];
+    const ordered = [...parts].sort((a, b) => a.seq - b.seq);
     const first = ordered[0];
     const fingerprint = messageFingerprint(input.iccid, parts.map((p) => p.fp));
     const imei = input.imei ?? first?.imei;
@@ -343,14 +281,15 @@ export class PartStore {
     const released: SmsMessage[] = [];
     for (const [prefix, { iccid, oldest }] of groups) {
       if (now - oldest < timeoutMs || !mayRelease(iccid)) continue;
-      const message = await this.exclusive(iccid, async () => {
-        const members = await this.#group(prefix);
-        if (members.length === 0) return undefined;
-        const message = this.#message({ iccid }, members.map((m) => m.part), false, now);
-        await this.#write([...members.map((m): BatchOp => ({ type: "del", sublevel: this.parts, key: m.key })), ...this.messages.addOps(message)]);
-        return message;
+      const messages = await this.exclusive(iccid, async () => {
+        // a reused reference may have left two incomplete messages in one group: each is released once its oldest part is due
+        const due = generations(await this.#group(prefix)).filter((generation) => generation.some((m) => now - m.part.receivedAt >= timeoutMs));
+        if (due.length === 0) return [];
+        const messages = due.map((generation) => this.#message({ iccid }, generation.map((m) => m.part), generation.length === generation[0]?.part.total, now));
+        await this.#write([...due.flat().map((m): BatchOp => ({ type: "del", sublevel: this.parts, key: m.key })), ...messages.flatMap((message) => this.messages.addOps(message))]);
+        return messages;
       });
-      if (message) {
+      for (const message of messages) {
         this.#log.info({ iccid, messageId: message.messageId, parts: message.parts }, "incomplete concatenated SMS released");
         released.push(message);
       }

@@ -3,38 +3,73 @@
  * Each takes the lines `AtPort.command` resolved with and returns typed values;
  * none of them throws on an unexpected shape, they return undefined instead.
  */
+import { isPduLine } from "./pdu/index.ts";
 
-/** One stored message as `AT+CMGL` (PDU mode) lists it. */
-export interface ListedPdu {
-  index: number;
+/**
+ * A stored message as `AT+CMGR` / `AT+CMGL` (PDU mode) show it: a header
+ * `+CMGR: <stat>,[<alpha>],<length>` / `+CMGL: <index>,<stat>,[<alpha>],<length>`,
+ * then the PDU line. Lines may arrive between the two (a vendor's unlisted
+ * URC such as `+CTZV:`, line noise): the PDU is the next hex line whose length
+ * matches the header's.
+ */
+export interface ReadPdu {
   /** 0 unread, 1 read, 2 stored unsent, 3 stored sent. */
   stat: number;
-  /** The PDU hex, SMSC prefix included. */
-  pdu: string;
+  /** The PDU hex, SMSC prefix included; absent when no hex line followed the header at all. */
+  pdu?: string;
+  /**
+   * The only hex line after the header does not have the header's length: it
+   * may be a damaged PDU or noise. Kept raw, never decoded; the slot is
+   * deleted only once a second read shows the same line.
+   */
+  mismatch?: true;
 }
 
-/** `+CMGL: idx,stat,[alpha],len` followed by the PDU line. A header without a PDU line is skipped. */
+export interface ListedPdu extends ReadPdu {
+  index: number;
+}
+
+const HEADER_LENGTH = /,\s*(\d+)\s*$/;
+const HEX_LINE = /^(?:[0-9A-Fa-f]{2})+$/;
+
+/** The PDU among `lines[from..to)` (those between a header and the next header or the end). */
+function pduAfter(header: string, lines: readonly string[], from: number, to: number): Pick<ReadPdu, "pdu" | "mismatch"> {
+  const match = HEADER_LENGTH.exec(header);
+  const length = match ? Number(match[1]) : undefined;
+  let lone: string | undefined;
+  let hexLines = 0;
+  for (let i = from; i < to; i++) {
+    const line = (lines[i] as string).trim();
+    if (!HEX_LINE.test(line)) continue;
+    if (isPduLine(line, length)) return { pdu: line };
+    hexLines++;
+    lone = line;
+  }
+  return hexLines === 1 && lone !== undefined ? { pdu: lone, mismatch: true } : {};
+}
+
+/** Every `+CMGL:` entry with its PDU (see ReadPdu for what may be missing). */
 export function parseCmgl(lines: readonly string[]): ListedPdu[] {
   const result: ListedPdu[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const match = /^\+CMGL:\s*(\d+)\s*,\s*(\d+)/.exec(lines[i] ?? "");
-    if (!match) continue;
-    const next = lines[i + 1];
-    if (next === undefined || next.startsWith("+CMGL:")) continue;
-    result.push({ index: Number(match[1]), stat: Number(match[2]), pdu: next.trim() });
-    i++;
+  for (let at = 0; at < lines.length; at++) {
+    const header = lines[at] as string;
+    if (!header.startsWith("+CMGL:")) continue;
+    let end = at + 1;
+    while (end < lines.length && !(lines[end] as string).startsWith("+CMGL:")) end++;
+    const match = /^\+CMGL:\s*(\d+)\s*,\s*(\d+)/.exec(header);
+    if (match) result.push({ index: Number(match[1]), stat: Number(match[2]), ...pduAfter(header, lines, at + 1, end) });
+    at = end - 1;
   }
   return result;
 }
 
-/** `+CMGR: stat,[alpha],len` followed by the PDU line; undefined for an empty slot. */
-export function parseCmgr(lines: readonly string[]): { stat: number; pdu: string } | undefined {
+/** `+CMGR:` and its PDU; undefined for an empty slot (no header). */
+export function parseCmgr(lines: readonly string[]): ReadPdu | undefined {
   const at = lines.findIndex((line) => line.startsWith("+CMGR:"));
   if (at < 0) return undefined;
-  const stat = /^\+CMGR:\s*(\d+)/.exec(lines[at] ?? "");
-  const pdu = lines[at + 1]?.trim();
-  if (!stat || !pdu) return undefined;
-  return { stat: Number(stat[1]), pdu };
+  const header = lines[at] as string;
+  const stat = /^\+CMGR:\s*(\d+)/.exec(header);
+  return { stat: stat ? Number(stat[1]) : 0, ...pduAfter(header, lines, at + 1, lines.length) };
 }
 
 /** `+CPMS: "SM",used,total,...` (query) or `+CPMS: used,total,...` (set). The first pair is mem1, where messages are read. */

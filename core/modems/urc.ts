@@ -6,15 +6,19 @@
 export type Urc =
   /** A new message stored in `storage` at `index` (TS 27.005 §3.4.1). */
   | { type: "cmti"; storage: string; index: number }
-  /** A message delivered directly (CNMI mt=2), never stored: simhive never asks for this, it is reported so it can be noticed. */
-  | { type: "cmt"; pdu?: string }
+  /**
+   * A message delivered directly, never stored (`+CMT: [<alpha>],<length>` and
+   * its PDU line): class 0 (flash) on some firmwares, or a modem in CNMI mt=2.
+   * `AtPort` attaches the PDU line whose length matches the header.
+   */
+  | { type: "cmt"; pdu: string }
   /** A USSD answer (TS 27.007 §7.15): m 0 done, 1 more action, 2 cancelled, 4 not supported. */
   | { type: "cusd"; status: number; text?: string; dcs?: number }
   /** Registration changed (AT+CREG=1/2): stat 0 not, 1 home, 2 searching, 3 denied, 4 unknown, 5 roaming. */
   | { type: "creg"; stat: number; lac?: string; ci?: string }
   | { type: "ring" }
   | { type: "clip"; number: string }
-  /** Message storage full (`^SMMEMFULL`, `+CIEV: "MESSAGE",...`-style vendors are reported as `other`). */
+  /** Message storage full: `^SMMEMFULL`, or an unsolicited `+CMS ERROR: 322` (storage ""); `+CIEV: "MESSAGE",...`-style vendors are reported as `other`. */
   | { type: "memfull"; storage: string }
   /** Anything else a modem is known to send on its own (^RSSI, ^BOOT, +CIEV, ...). */
   | { type: "other"; line: string };
@@ -49,11 +53,10 @@ export function isUnsolicited(line: string, command: string | undefined): boolea
   return !askedPrefixes(command).includes(name);
 }
 
-/** Parses an unsolicited line. `+CMT:` is followed by a PDU line, which the caller attaches. */
+/** Parses an unsolicited line (`+CMT:` and its PDU line are `AtPort`'s). */
 export function parseUrc(line: string): Urc {
   let match = /^\+CMTI:\s*"?([A-Z]*)"?\s*,\s*(\d+)/.exec(line);
   if (match) return { type: "cmti", storage: match[1] ?? "", index: Number(match[2]) };
-  if (line.startsWith("+CMT:")) return { type: "cmt" };
   match = /^\+CUSD:\s*(\d+)(?:\s*,\s*"([^"]*)"(?:\s*,\s*(\d+))?)?/.exec(line);
   if (match) {
     const urc: Urc = { type: "cusd", status: Number(match[1]) };

@@ -198,6 +198,8 @@ export class EmulatorBinding implements BindingInterface<EmulatedBindingPort> {
   async open(options: OpenOptions): Promise<EmulatedBindingPort> {
     if (!options || typeof options.path !== "string") throw new TypeError('"path" is not a string');
     await Promise.resolve();
+    const delay = this.registry.get(options.path)?.openDelayMs ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const modem = this.registry.get(options.path);
     if (!modem || !modem.isPlugged) {
       throw systemError(`Error: No such file or directory, cannot open ${options.path}`, "ENOENT", -2);

@@ -9,12 +9,6 @@ export interface StoredMessage {
   pdu: string;
 }
 
-/** TPDU length in octets (what `+CMGR`/`+CMGL`/`+CMT` report): the PDU without its SMSC info. */
-export function tpduLength(pdu: string): number {
-  const smscLength = Number.parseInt(pdu.slice(0, 2), 16) || 0;
-  return pdu.length / 2 - smscLength - 1;
-}
-
 export class SimStorage {
   private readonly slots: (StoredMessage | undefined)[];
 

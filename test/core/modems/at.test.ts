@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, describe, it } from "node:test";
 import { isSimhiveError } from "../../../core/errors.ts";
 import { silentLogger } from "../../../core/log.ts";
 import { AtCommandError, AtPort } from "../../../core/modems/at.ts";
 import { EmulatedModem, EmulatedSerialPort, emulatorRegistry } from "../../../core/modems/emulator/index.ts";
+import { encodeDeliver, tpduLength } from "../../../core/modems/pdu/index.ts";
 import type { Urc } from "../../../core/modems/urc.ts";
-import { waitFor } from "./harness.ts";
+import { slowOnce, waitFor } from "./harness.ts";
 
 after(() => emulatorRegistry.clear());
 
@@ -113,5 +115,91 @@ describe("AtPort (serialport-gsm adapter)", () => {
     assert.equal(modem.counters.commands, before, "no AT+CMGR/AT+CMGD issued by the driver");
     assert.equal(modem.storage().length, 1);
     await at.close();
+  });
+});
+
+const [PDU] = encodeDeliver({ sender: "79001234567", text: "Your code 4711", timestamp: new Date(0), smsc: "79000000000" });
+
+describe("AtPort keeps replies in step with commands", () => {
+  it("after a timeout, the late reply is dropped by a resync marker instead of answering the next command", async () => {
+    const { at, modem } = await openModem({ echo: false });
+    const lines: string[] = [];
+    modem.on("command", (line: string) => lines.push(line));
+    slowOnce(modem, "AT+CGSN", 400);
+    await assert.rejects(at.command("AT+CGSN", { timeoutMs: 150 }), (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_TIMEOUT"));
+    assert.deepEqual(await at.command("AT+CSQ"), ["+CSQ: 20,99"], "its own reply, not the IMEI");
+    assert.equal(at.resyncs, 1);
+    assert.match(lines[1] ?? "", /^AT\+(CMGF|CNMI|CMEE)\?$/, "a marker went between");
+    assert.equal(at.inSync, true);
+    await at.close();
+  });
+
+  it("a verified command refuses a reply ended by a forged OK, and the next one gets its own", async () => {
+    const { at, modem } = await openModem({ echo: false });
+    modem.inject({ sender: "79001234567", text: "slot one", lostCmti: true });
+    modem.inject({ sender: "79001234568", text: "slot two", lostCmti: true });
+    // noise that reads as a final result code arrives while the modem is still working on AT+CMGR=1
+    slowOnce(modem, "AT+CMGR=1", 150, () => setImmediate(() => modem.garbage("\r\nOK\r\n")));
+    await assert.rejects(at.command("AT+CMGR=1", { verified: true }), (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_MODEM") && /not its own/.test((error as Error).message));
+    const read = await at.command("AT+CMGR=2", { verified: true });
+    const expected = modem.storage().find((slot) => slot.index === 2)?.pdu;
+    assert.equal(read[1], expected, "slot 2's PDU, not slot 1's late reply");
+    assert.equal(read.length, 2, "the marker's line is stripped");
+    await at.close();
+  });
+
+  it("a line answering another command makes a reply not its own", async () => {
+    const { at, modem } = await openModem({ echo: false });
+    modem.insertInReply("+CMGL: 1,0,,23", { after: /^\+CPMS:/ });
+    await assert.rejects(at.command("AT+CPMS?"), (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_MODEM"));
+    assert.equal(at.inSync, false);
+    assert.match((await at.command("AT+CPMS?"))[0] ?? "", /^\+CPMS: "SM"/);
+    await at.close();
+  });
+
+  it("an unlisted vendor line while idle is an unsolicited line, not a reason to resync", async () => {
+    const { at, modem, urcs } = await openModem({ echo: false });
+    modem.garbage("\r\n+CTZV: 24/05/01,12:00:00,+12\r\n");
+    await waitFor(() => urcs.length === 1, "the vendor line");
+    assert.deepEqual(urcs, [{ type: "other", line: "+CTZV: 24/05/01,12:00:00,+12" }]);
+    assert.deepEqual(await at.command("AT+CSQ"), ["+CSQ: 20,99"]);
+    assert.equal(at.resyncs, 0);
+    await at.close();
+  });
+
+  it("an unsolicited +CMS ERROR: 322 during a command that cannot answer it is a storage-full indication", async () => {
+    const { at, modem, urcs } = await openModem({ echo: false });
+    slowOnce(modem, "AT+CSQ", 100, () => setImmediate(() => modem.garbage("\r\n+CMS ERROR: 322\r\n")));
+    assert.deepEqual(await at.command("AT+CSQ"), ["+CSQ: 20,99"]);
+    assert.deepEqual(urcs, [{ type: "memfull", storage: "" }]);
+    await at.close();
+  });
+
+  it("+CMT: the PDU is the next hex line of the announced length, past an unlisted line", async () => {
+    const { at, modem, urcs } = await openModem({ echo: false });
+    assert.ok(PDU);
+    modem.garbage(`\r\n+CMT: ,${tpduLength(PDU)}\r\n\r\n+CTZV: 24/05/01,12:00:00,+12\r\n\r\n${PDU}\r\n`);
+    await waitFor(() => urcs.some((urc) => urc.type === "cmt"), "the +CMT");
+    assert.deepEqual(urcs, [{ type: "other", line: "+CTZV: 24/05/01,12:00:00,+12" }, { type: "cmt", pdu: PDU }]);
+    await at.close();
+  });
+
+  it("an open that times out and succeeds later closes the port again, so the next open gets it", async () => {
+    serial++;
+    const path = `/emu/at/usb-0:1.${serial}:1.2`;
+    const modem = new EmulatedModem({ imei: "861000000009999", imsi: "250010000000001", iccid: "89701990000000000017" });
+    emulatorRegistry.register(path, modem);
+    modem.slowOpen(300);
+    const opened = once(modem, "open");
+    const first = new AtPort({ path, portClass: EmulatedSerialPort, log: silentLogger(), openTimeoutMs: 50 });
+    await assert.rejects(first.open(), (error: unknown) => isSimhiveError(error, "SIMHIVE_ERR_TIMEOUT"));
+    await opened;
+    await waitFor(() => !modem.isAttached, "the late port closed", 5000);
+    modem.slowOpen(0);
+    const second = new AtPort({ path, portClass: EmulatedSerialPort, log: silentLogger() });
+    await second.open();
+    assert.deepEqual(await second.command("AT"), []);
+    await second.close();
+    await first.close();
   });
 });

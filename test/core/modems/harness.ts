@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,28 @@ import type { ModemsConfigInput } from "../../../core/modems/config.ts";
 import type { EmulatedModem } from "../../../core/modems/emulator/index.ts";
 import { Store } from "../../../core/store/store.ts";
 import type { ModemInfo, SmsMessage } from "../../../core/types.ts";
+
+/** Whether socat is on PATH (the pty suites need it; `.ci/run` installs it). */
+export function hasSocat(): boolean {
+  try {
+    execFileSync("socat", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first command line starting with `prefix` gets its reply `ms` late (then `then` runs); every other line at once. */
+export function slowOnce(modem: EmulatedModem, prefix: string, ms: number, then?: () => void): void {
+  const onCommand = (line: string) => {
+    if (!line.startsWith(prefix)) return modem.slow(0);
+    modem.off("command", onCommand);
+    modem.slow(ms);
+    modem.once("command", () => modem.slow(0));
+    then?.();
+  };
+  modem.on("command", onCommand);
+}
 
 /** Polls `check` every 10 ms; a hang guard, not a timed assertion. */
 export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {

@@ -39,6 +39,9 @@ async function groupKeys(store: Store): Promise<string[]> {
 
 const LONG = "L".repeat(153) + "M".repeat(40);
 
+/** A command line without the sync marker a verified read carries (`AT+CMGR=1;+CNMI?` → `AT+CMGR=1`). */
+const unmarked = (line: string): string => line.replace(/;\+(?:CMGF|CNMI|CMEE)\?$/, "");
+
 /**
  * Keeps the intake busy with a sweep whose AT+CMGL=4 answer is held back for
  * 200 ms, and resolves once the modem has executed that listing: whatever is
@@ -48,7 +51,7 @@ async function busyWithSweep(modem: EmulatedModem, sweep: () => Promise<unknown>
   modem.slow(200);
   const listed = new Promise<void>((resolve) => {
     const onCommand = (line: string) => {
-      if (line !== "AT+CMGL=4") return;
+      if (unmarked(line) !== "AT+CMGL=4") return;
       modem.off("command", onCommand);
       resolve();
     };
@@ -68,7 +71,7 @@ describe("batched intake", () => {
     assert.ok(modem);
     const { keys, events } = recordBatches(h.store);
     const commands: string[] = [];
-    modem.on("command", (line: string) => commands.push(line));
+    modem.on("command", (line: string) => commands.push(unmarked(line)));
     modem.on("deleted", (index: number) => events.push(`deleted ${index}`));
 
     // a two-part message and a single one arrive while a sweep is in flight: three +CMTI wait for the modem
@@ -102,7 +105,7 @@ describe("batched intake", () => {
     assert.ok(modem);
     const { keys } = recordBatches(h.store);
     const commands: string[] = [];
-    modem.on("command", (line: string) => commands.push(line));
+    modem.on("command", (line: string) => commands.push(unmarked(line)));
     // replies held back 100 ms: the second part's +CMTI arrives while AT+CMGR=1 is in flight
     modem.slow(100);
     assert.deepEqual(modem.inject({ sender: "79001230004", text: LONG }), [1, 2]);
@@ -144,7 +147,7 @@ describe("batched intake", () => {
     const first = await startHarness({ ports: ["/emu/intake-batch-crash/*"], commandTimeoutSeconds: 0.5 }, layerOptions);
     t.after(() => first.dispose());
     const commands: string[] = [];
-    modem.on("command", (line: string) => commands.push(line));
+    modem.on("command", (line: string) => commands.push(unmarked(line)));
     // the "crash": once the batch is on disk the modem stops answering, so no AT+CMGD runs
     first.bus.on("sms.received", "crash", () => modem.hang());
     const swept = await busyWithSweep(modem, () => first.layer.sweepAll());

@@ -61,20 +61,57 @@ describe("durable intake", () => {
     const h = await startHarness({ emulator: { count: 1 } });
     t.after(() => h.dispose());
     const [modem] = h.modems;
+    assert.ok(modem);
     const long1 = "A".repeat(150) + "B".repeat(150) + "C".repeat(100);
-    const long2 = "x".repeat(160) + "y".repeat(100);
-    modem?.inject({ sender: "79001111111", text: long1, ref: 42, order: [3, 1, 2] });
-    modem?.inject({ sender: "79002222222", text: long2, ref: 42, order: [2, 1] });
-    await waitFor(() => h.received.length === 2, "both messages");
+    modem.inject({ sender: "79001111111", text: long1, ref: 41, order: [3, 1, 2] });
+    await waitFor(() => h.received.length === 1, "the three-part message");
+    assert.equal(h.received[0]?.text, long1);
+    assert.equal(h.received[0]?.parts, 3);
+    // two senders, the same reference AND part count, both waiting at once; the second
+    // parts arrive in the other order, so joining by reference and arrival alone would cross them
+    const a = "a".repeat(153) + "A".repeat(20);
+    const b = "b".repeat(153) + "B".repeat(20);
+    const deliver = async (sender: string, text: string, part: number) => {
+      modem.inject({ sender, text, ref: 42, drop: [3 - part] });
+      await waitFor(() => modem.storage().length === 0, `part ${part} of ${sender} taken`);
+    };
+    await deliver("79002222222", a, 1);
+    await deliver("79003333333", b, 1);
+    await deliver("79003333333", b, 2);
+    await deliver("79002222222", a, 2);
+    await waitFor(() => h.received.length === 3, "both two-part messages");
     const bySender = new Map(h.received.map((m) => [m.sender, m]));
-    assert.equal(bySender.get("79001111111")?.text, long1);
-    assert.equal(bySender.get("79001111111")?.parts, 3);
-    assert.equal(bySender.get("79002222222")?.text, long2);
-    assert.equal(bySender.get("79002222222")?.complete, true);
+    assert.equal(bySender.get("79002222222")?.text, a);
+    assert.equal(bySender.get("79003333333")?.text, b);
+    assert.equal(bySender.get("79003333333")?.complete, true);
     // parts waiting are in the store, not in memory: nothing is left once joined
     const left = [];
     for await (const key of h.store.sub("parts").keys({ gte: "group!", lt: "group!\xff" })) left.push(key);
     assert.deepEqual(left, []);
+  });
+
+  it("a sender reusing reference and part count while an earlier message is incomplete loses no part", async (t) => {
+    const h = await startHarness({ emulator: { count: 1 }, multipartTimeoutSeconds: 3600 });
+    t.after(() => h.dispose());
+    const [modem] = h.modems;
+    assert.ok(modem);
+    const one = "1".repeat(153) + "x".repeat(47) + "one";
+    const two = "2".repeat(153) + "y".repeat(47) + "two";
+    modem.inject({ sender: "VK", text: one, ref: 5, drop: [2] });
+    await waitFor(() => modem.storage().length === 0, "part 1 of one");
+    modem.inject({ sender: "VK", text: two, ref: 5, drop: [2] });
+    await waitFor(() => modem.storage().length === 0, "part 1 of two");
+    modem.inject({ sender: "VK", text: one, ref: 5, drop: [1] });
+    await waitFor(() => h.received.length === 1, "message one");
+    modem.inject({ sender: "VK", text: two, ref: 5, drop: [1] });
+    await waitFor(() => h.received.length === 2, "message two");
+    assert.deepEqual(
+      h.received.map((m) => [m.text, m.complete]),
+      [
+        [one, true],
+        [two, true],
+      ],
+    );
   });
 
   it("multipart parts wait in the store across a restart", async (t) => {

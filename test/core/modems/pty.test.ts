@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { EmulatedModem } from "../../../core/modems/emulator/index.ts";
 import { servePty } from "../../../core/modems/emulator/pty.ts";
-import { startHarness, waitFor } from "./harness.ts";
-
-function hasSocat(): boolean {
-  try {
-    execFileSync("socat", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { hasSocat, startHarness, waitFor } from "./harness.ts";
 
 describe("modem layer over a real pty (native serialport binding)", { skip: hasSocat() ? false : "socat not installed" }, () => {
   it("discovers, initialises and receives single and multipart SMS through /dev/pts", async (t) => {

@@ -7,7 +7,7 @@ import { backoffMs, globBase, Limiter, matchesGlob } from "../../../core/modems/
 import { normalizeMsisdn, registrationFromCreg } from "../../../core/modems/identity.ts";
 import { formatModemTable } from "../../../core/modems/index.ts";
 import { operatorFromImsi } from "../../../core/modems/operators.ts";
-import { csqToDbm, decodeUssdText, parseCmgl, parseCnum, parseCpms, parseIccid } from "../../../core/modems/responses.ts";
+import { csqToDbm, decodeUssdText, parseCnum, parseCpms, parseIccid } from "../../../core/modems/responses.ts";
 import { isUnsolicited } from "../../../core/modems/urc.ts";
 
 describe("modem identity and parsing", () => {
@@ -40,14 +40,10 @@ describe("modem identity and parsing", () => {
     assert.equal(normalizeMsisdn("12"), undefined);
   });
 
-  it("parses registration, CMGL, CPMS, CNUM, ICCID and UCS2 USSD answers", () => {
+  it("parses registration, CPMS, CNUM, ICCID and UCS2 USSD answers (CMGL/CMGR: responses.test.ts)", () => {
     assert.equal(registrationFromCreg(1), "home");
     assert.equal(registrationFromCreg(5), "roaming");
     assert.equal(registrationFromCreg(3), "denied");
-    assert.deepEqual(parseCmgl(["+CMGL: 1,0,,24", "07911234", "+CMGL: 3,1,,20", "0791ABCD"]), [
-      { index: 1, stat: 0, pdu: "07911234" },
-      { index: 3, stat: 1, pdu: "0791ABCD" },
-    ]);
     assert.deepEqual(parseCpms(['+CPMS: "SM",3,30,"SM",3,30,"SM",3,30']), { used: 3, total: 30 });
     assert.deepEqual(parseCpms(["+CPMS: 0,30,0,30,0,30"]), { used: 0, total: 30 });
     assert.equal(parseCnum(['+CNUM: "","+79161234567",145']), "79161234567");
