@@ -39,6 +39,13 @@ export interface CommandOptions {
    * accepted only if it ends with that marker's answer (`sync.ts`).
    */
   verified?: boolean;
+  /**
+   * Sent even while replies may be out of step, without the resync marker
+   * round trip first: recovery commands for a modem that answers nothing
+   * (`AT+CFUN=0` must reach a hung modem), whose reply decides nothing.
+   * The port stays out of step for the commands after it.
+   */
+  unsynced?: boolean;
 }
 
 export interface AtPortEvents {
@@ -86,6 +93,8 @@ interface Pending {
   proof: boolean;
   /** A line answering another command arrived in this reply. */
   foreign: boolean;
+  /** Written without a resync first (`CommandOptions.unsynced`). */
+  unsynced?: boolean;
   timeoutMs: number;
   lines: string[];
   started: boolean;
@@ -176,6 +185,7 @@ export class AtPort extends EventEmitter<AtPortEvents> {
         pending.marker = this.#nextMarker();
         pending.line = `${command};${pending.marker.command}`;
       }
+      pending.unsynced = options.unsynced === true;
       this.#queue.push(pending);
       this.#pump();
     });
@@ -196,7 +206,7 @@ export class AtPort extends EventEmitter<AtPortEvents> {
     if (this.#inFlight || this.#resyncing || !this.isOpen) return;
     const next = this.#queue[0];
     if (!next) return;
-    if (!this.#synced) {
+    if (!this.#synced && !next.unsynced) {
       void this.#resync(next);
       return;
     }

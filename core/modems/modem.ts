@@ -293,8 +293,9 @@ export class ManagedModem {
     if (await answers(at)) return this.#connectAgain("flush");
     if (at?.isOpen) {
       // radio off and on can take a while: commandTimeoutSeconds (10 s by default) each
-      await at.command("AT+CFUN=0", { timeoutMs: this.#timeoutMs }).catch(() => undefined);
-      await at.command("AT+CFUN=1", { timeoutMs: this.#timeoutMs }).catch(() => undefined);
+      // sent without the resync marker first: a hung modem answers no marker, and this is what may wake it
+      await at.command("AT+CFUN=0", { timeoutMs: this.#timeoutMs, unsynced: true }).catch(() => undefined);
+      await at.command("AT+CFUN=1", { timeoutMs: this.#timeoutMs, unsynced: true }).catch(() => undefined);
       if (await answers(at, 3000)) return this.#connectAgain("cfun");
     }
     await this.#connect(true);
