@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import numberExceptions from "../../../plugins/number-exceptions/index.ts";
 import type { Hooks } from "../../../core/hooks.ts";
 import type { NumberInfo } from "../../../core/types.ts";
-import { number, removeDir, request, startPlugin, type Running } from "./plugin-host.ts";
+import { number, request, pluginStarter } from "./plugin-host.ts";
 
 const NUMBERS: NumberInfo[] = ["79081234567", "79081110000", "79161234567", "79169994567", "79260000100", "77011234567", "380501234567"].map(number);
 
@@ -19,18 +19,7 @@ function allowed(hooks: Hooks, service: string, exceptionPrefixes: readonly unkn
 }
 
 describe("number-exceptions through the plugin host", () => {
-  const running: Running[] = [];
-  const start = async (section: Record<string, unknown>): Promise<Running> => {
-    const plugin = await startPlugin(numberExceptions, section, { numbers: NUMBERS });
-    running.push(plugin);
-    return plugin;
-  };
-  after(async () => {
-    for (const plugin of running) {
-      await plugin.stop();
-      await removeDir(plugin.dataDir);
-    }
-  });
+  const start = pluginStarter(numberExceptions, { numbers: NUMBERS });
 
   it("registers one numberFilter hook and allows everything with no masks and an empty request set", async () => {
     const { host, hooks } = await start({ masks: [], serviceMasks: {} });

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 import Koa from "koa";
 import { Registry } from "prom-client";
 import type { ActivationsApi, NumberRequest } from "../../../core/activations/types.ts";
@@ -96,6 +97,26 @@ export async function startPlugin(
       await host.stopAll();
       await store.close();
     },
+  };
+}
+
+/**
+ * A `start` for one suite: each plugin it starts (with `defaults` under the
+ * call's own options) is stopped and its data directory removed after the
+ * suite. Call it inside `describe`.
+ */
+export function pluginStarter(definition: PluginDefinition, defaults: Parameters<typeof startPlugin>[2] = {}): (section: Record<string, unknown>, options?: Parameters<typeof startPlugin>[2]) => Promise<Running> {
+  const running: Running[] = [];
+  after(async () => {
+    for (const plugin of running) {
+      await plugin.stop();
+      await removeDir(plugin.dataDir);
+    }
+  });
+  return async (section, options = {}) => {
+    const plugin = await startPlugin(definition, section, { ...defaults, ...options });
+    running.push(plugin);
+    return plugin;
   };
 }
 

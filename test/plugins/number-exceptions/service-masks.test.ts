@@ -6,11 +6,11 @@
  * error with its config path, not a mask list that silently never applies.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import numberExceptions, { validateConfig } from "../../../plugins/number-exceptions/index.ts";
 import { normaliseService } from "../../../core/services.ts";
 import type { Hooks } from "../../../core/hooks.ts";
-import { number, removeDir, request, serveRouters, startPlugin, type Running } from "./plugin-host.ts";
+import { number, request, serveRouters, pluginStarter } from "./plugin-host.ts";
 
 const TOKEN = "s3cret-admin-token-0123456789";
 
@@ -20,18 +20,7 @@ function allows(hooks: Hooks, msisdn: string, service: string): boolean {
 }
 
 describe("number-exceptions serviceMasks keys", () => {
-  const running: Running[] = [];
-  const start = async (section: Record<string, unknown>): Promise<Running> => {
-    const plugin = await startPlugin(numberExceptions, section);
-    running.push(plugin);
-    return plugin;
-  };
-  after(async () => {
-    for (const plugin of running) {
-      await plugin.stop();
-      await removeDir(plugin.dataDir);
-    }
-  });
+  const start = pluginStarter(numberExceptions);
 
   it("names and upper-case codes apply to the request's service code", async () => {
     const { host, hooks } = await start({ serviceMasks: { telegram: ["7916"], VK: ["7908"], " YouTube ": ["7926"] } });

@@ -11,30 +11,21 @@ import smsFilter from "../../../plugins/sms-filter/index.ts";
 import { configSchema, validateConfig } from "../../../plugins/sms-filter/config.ts";
 import type { SmsDecision } from "../../../core/hooks.ts";
 import { capturingLogger } from "../../helpers/hub.ts";
-import { removeDir, startPlugin, type Running } from "../number-exceptions/plugin-host.ts";
+import { pluginStarter, removeDir, type Running } from "../number-exceptions/plugin-host.ts";
 import { activation, decisionCounts, sms } from "./helpers.ts";
 
 const FORWARD: SmsDecision = { action: "forward" };
 const drop = (reason: string): SmsDecision => ({ action: "drop", reason });
 
 describe("sms-filter config: mode, overrides, policies, errors, reload", () => {
-  const running: Running[] = [];
   const dirs: string[] = [];
-  const start = async (section: Record<string, unknown>, options: Parameters<typeof startPlugin>[2] = {}): Promise<Running> => {
-    const plugin = await startPlugin(smsFilter, section, options);
-    running.push(plugin);
-    return plugin;
-  };
+  const start = pluginStarter(smsFilter);
   const tempDir = async (): Promise<string> => {
     const dir = await mkdtemp(join(tmpdir(), "simhive-sms-filter-"));
     dirs.push(dir);
     return dir;
   };
   after(async () => {
-    for (const plugin of running) {
-      await plugin.stop();
-      await removeDir(plugin.dataDir);
-    }
     for (const dir of dirs) await removeDir(dir);
   });
 
