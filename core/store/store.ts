@@ -103,10 +103,23 @@ export class Store {
     return sub as Sublevel<V>;
   }
 
-  /** Atomic and synced: resolves only once every operation is on disk. */
+  /**
+   * Atomic and synced: resolves only once every operation is on disk.
+   * Operations are encoded here (the sublevel's prefix on the key, the value
+   * as JSON: exactly what the sublevel's json encoding would write) and
+   * handed to the root as utf8, because abstract-level's per-operation
+   * delegation and encoder lookups made up a third of the synchronous cost
+   * of a batch: 2,100 operations (the 640-SMS bench burst) took 13-14 ms of
+   * the event loop, now 9 ms (minimum of 30, three A/B runs).
+   */
   async batch(ops: readonly BatchOp[]): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.batch(ops.map((op) => ({ ...op })) as never, { sync: true } as never);
+    const encoded = ops.map((op) =>
+      op.type === "put"
+        ? { type: "put" as const, key: op.sublevel.prefixKey(op.key, "utf8"), value: JSON.stringify(op.value) }
+        : { type: "del" as const, key: op.sublevel.prefixKey(op.key, "utf8") },
+    );
+    await this.db.batch(encoded as never, { sync: true, keyEncoding: "utf8", valueEncoding: "utf8" } as never);
   }
 
   async put(sublevel: Sublevel<any>, key: string, value: unknown): Promise<void> {

@@ -11,6 +11,7 @@ import { servePty, type PtyServer } from "../../../core/modems/emulator/pty.ts";
 import { MessageRepository } from "../../../core/store/messages.ts";
 import { Store } from "../../../core/store/store.ts";
 import { hasSocat, startHarness, waitFor } from "./harness.ts";
+import { spyOnBatches } from "../../helpers/store.ts";
 
 const CHILD = new URL("./crash-child.ts", import.meta.url).pathname;
 const LONG = "Код подтверждения ".repeat(5) + "🙂 9917";
@@ -123,19 +124,15 @@ describe("a hub process killed with SIGKILL loses nothing and duplicates nothing
 });
 
 describe("the intake's writes are synced", () => {
-  // A SIGKILL leaves the OS's page cache intact, so only a power cut would show a batch
-  // written without fsync; this observes the option LevelDB is given instead.
   it("every batch that carries SMS parts is written with sync: true", async (t) => {
     const h = await startHarness({ emulator: { count: 1 } });
     t.after(() => h.dispose());
-    const options: unknown[] = [];
-    const batch = h.store.db.batch.bind(h.store.db) as (ops: unknown, options: unknown) => Promise<void>;
-    (h.store.db as unknown as { batch: typeof batch }).batch = async (ops: unknown, opts: unknown) => {
-      if ((ops as { key: string }[]).some((op) => op.key.startsWith("pdu!"))) options.push(opts);
-      return batch(ops, opts);
-    };
+    const seen = spyOnBatches(h.store);
     h.modems[0]?.inject({ sender: "79001234567", text: "Your code 4711" });
     await waitFor(() => h.received.length === 1, "the SMS");
-    assert.deepEqual(options, [{ sync: true }]);
+    assert.deepEqual(
+      seen.filter((batch) => batch.keys.some((key) => key.startsWith("!parts!pdu!"))).map((batch) => batch.sync),
+      [true],
+    );
   });
 });

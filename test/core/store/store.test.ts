@@ -9,6 +9,7 @@ import { MessageRepository } from "../../../core/store/messages.ts";
 import { SCHEMA_VERSION, Store } from "../../../core/store/store.ts";
 import type { SmsMessage } from "../../../core/types.ts";
 import { makeTempDir } from "../../helpers/hub.ts";
+import { spyOnBatches } from "../../helpers/store.ts";
 
 const run = promisify(execFile);
 const log = silentLogger();
@@ -29,22 +30,6 @@ const message = (receivedAt: number, n: number): SmsMessage => ({
   parts: 1,
   complete: true,
 });
-
-/**
- * Records what reaches LevelDB's binding: classic-level's _batch hands its
- * operations and options to batch_do. A spy for a fault real parts cannot
- * show (see the sync test).
- */
-function spyOnBatches(store: Store): { ops: number; sync?: boolean }[] {
-  const db = store.db as unknown as { _batch(ops: unknown[], options: { sync?: boolean }): Promise<void> };
-  const original = db._batch.bind(db);
-  const seen: { ops: number; sync?: boolean }[] = [];
-  db._batch = (ops, options) => {
-    seen.push({ ops: ops.length, sync: options.sync });
-    return original(ops, options);
-  };
-  return seen;
-}
 
 describe("store", () => {
   after(async () => {
@@ -84,12 +69,15 @@ describe("store", () => {
     await store.put(store.sub("meta"), "probe", 1);
     await store.batch(messages.routeOps(routed, { state: "no-activation", at: 0 }));
     assert.equal(await messages.prune(10_000), 1);
-    assert.deepEqual(seen, [
-      { ops: 4, sync: true },
-      { ops: 1, sync: true },
-      { ops: 2, sync: true },
-      { ops: 1, sync: true },
-    ]);
+    assert.deepEqual(
+      seen.map((batch) => ({ ops: batch.keys.length, sync: batch.sync })),
+      [
+        { ops: 4, sync: true },
+        { ops: 1, sync: true },
+        { ops: 2, sync: true },
+        { ops: 1, sync: true },
+      ],
+    );
     await store.close();
   });
 
@@ -100,7 +88,7 @@ describe("store", () => {
     const keys = Array.from({ length: 1_203 }, (_, i) => `k${String(i).padStart(5, "0")}`);
     await store.batch(keys.map((key, i) => ({ type: "put", sublevel: counters, key, value: i })));
     const seen = spyOnBatches(store);
-    const sizes = () => seen.map((batch) => batch.ops);
+    const sizes = () => seen.map((batch) => batch.keys.length);
     // Odd values below k01100 go; even ones, and everything from k01100 on, stay.
     const removed = await store.deleteWhere(counters, { lt: "k01100" }, (value) => value % 2 === 1);
     assert.equal(removed, 550);
