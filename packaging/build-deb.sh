@@ -18,7 +18,8 @@
 # non-TypeScript files beside it, `npm ci --omit=dev` into build/app, then a
 # package tree laid out by provisioning/install.sh --files-only, maintainer
 # scripts, md5sums, dpkg-deb --root-owner-group.
-# Needs: node, npm, dpkg-deb; network: the npm registry (npm ci).
+# Needs: node, npm, dpkg-deb, the checkout's dev dependencies (`npm ci` first:
+# tsc); network: the npm registry (npm ci of the production modules).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +47,8 @@ for tool in node npm dpkg-deb dpkg; do
   command -v "${tool}" >/dev/null || die "${tool} not found (apt-get install nodejs npm dpkg-dev)"
 done
 [[ -f "${repo}/core/main.ts" ]] || die "core/main.ts not found: nothing to package yet"
+[[ -x "${repo}/node_modules/.bin/tsc" ]] ||
+  die "no TypeScript compiler in ${repo}/node_modules: run npm ci first (in ${repo})"
 [[ -n "${arch}" ]] || arch="$(dpkg --print-architecture)"
 case "${arch}" in
   amd64) npm_cpu=x64 ;;
@@ -61,7 +64,7 @@ app="${out}/app"
 step "compiling TypeScript into ${app}"
 rm -rf "${app}"
 mkdir -p "${app}"
-if ! (cd "${repo}" && npx --no-install tsc -p packaging/tsconfig.build.json --outDir "${app}"); then
+if ! (cd "${repo}" && node_modules/.bin/tsc -p packaging/tsconfig.build.json --outDir "${app}"); then
   [[ "${allow_type_errors}" == 1 ]] || die "tsc reported errors (see above); --allow-type-errors packages anyway"
   echo "build-deb.sh: warning: packaging despite type errors" >&2
 fi
@@ -132,8 +135,10 @@ printf 'simhive (%s) unstable; urgency=medium\n\n  * Built from the simhive repo
 chmod 0644 "${pkg}/usr/share/doc/simhive/changelog.gz"
 install -D -m 0644 "${repo}/packaging/debian/lintian-overrides" "${pkg}/usr/share/lintian/overrides/simhive"
 find "${pkg}" -type d -exec chmod 0755 {} +
-# /etc/simhive keeps 0750: postinst (install.sh --activate-only) gives it to
-# group simhive, which exists only on the target.
+# /etc/simhive holds API keys: 0750 in the package already (root:root until
+# postinst, install.sh --activate-only, gives it to group simhive, which
+# exists only on the target).
+chmod 0750 "${pkg}/etc/simhive"
 
 install -d -m 0755 "${pkg}/DEBIAN"
 installed_kb="$(du -sk --exclude=DEBIAN "${pkg}" | cut -f1)"

@@ -5,7 +5,7 @@
 #   provisioning/build-image.sh --image 2025-xx-xx-raspios-trixie-arm64-lite.img.xz
 #       --deb build/simhive_<version>_arm64.deb [--config simhive.yaml]
 #       [--out DIR] [--grow MB] [--port 8080] [--no-mosquitto] [--no-firewall]
-#       [--work DIR] [--base-url URL] [--xz-level 0-9]
+#       [--work DIR] [--base-url URL] [--init-format FORMAT] [--xz-level 0-9]
 #
 # What it does, with progress on stdout:
 #   1. checks tools, free disk space and the image (two partitions: FAT boot,
@@ -17,15 +17,23 @@
 #      qemu-user chroot, installs the .deb and its dependencies (nodejs) and
 #      mosquitto with apt; no service starts in the chroot;
 #   4. journald in RAM (Storage=volatile) to spare the SD card, an nftables
-#      firewall that opens only SSH and the partner port (--port);
+#      firewall that opens only SSH, the partner port (--port) and mDNS (so
+#      that simhive.local resolves);
 #   5. edits the FAT boot partition with mtools (no kernel vfat needed):
 #      simhive.yaml (--config) or simhive.yaml.example, imported into
 #      /etc/simhive/config.yaml (root:simhive 0640) at boot by
 #      simhive-import-config.service;
 #   6. unmounts, compresses to DIR/simhive-<version>.img.xz and writes
-#      DIR/simhive-<version>.json, an OS list for Raspberry Pi Imager with
-#      "init_format": "cloudinit-rpi" so that Imager's customisation (user,
-#      Wi-Fi, SSH) is applied through cloud-init.
+#      DIR/simhive-<version>.json, an OS list for Raspberry Pi Imager, and
+#      its icon, DIR/simhive-icon.png. Its "init_format" is what the image
+#      takes: "cloudinit-rpi" when it has cloud-init (recent Raspberry Pi OS
+#      trixie), "systemd" (firstrun.sh) when it has Raspberry Pi OS's
+#      firstboot instead (the first trixie release, 2025-10-01); neither is
+#      refused unless --init-format says what to write. The image and icon
+#      URLs are --base-url/<file> (where you will serve them; Imager: start
+#      with --repo URL/simhive-<version>.json), or by default file:// URLs of
+#      DIR, a local manifest for Imager's Content Repository -> "Use custom
+#      file".
 # Whatever fails, nothing stays mounted and no loop device stays attached.
 # Needs root and: xz sfdisk losetup e2fsck resize2fs mtools qemu-user-static
 # binfmt-support; network for apt inside the chroot (the image's own sources).
@@ -42,7 +50,8 @@ port=8080
 mosquitto=1
 firewall=1
 work_parent="${TMPDIR:-/var/tmp}"
-base_url="https://example.invalid/simhive"
+base_url=""
+init_format=""
 xz_level=6
 
 total_steps=6
@@ -51,6 +60,15 @@ started="${SECONDS}"
 die() { echo "build-image.sh: error: $*" >&2; exit 1; }
 step() { step_no=$((step_no + 1)); printf 'build-image.sh: [%d/%d] [%3ds] %s\n' "${step_no}" "${total_steps}" "$((SECONDS - started))" "$*"; }
 info() { printf 'build-image.sh:         %s\n' "$*"; }
+# file_url PATH: file:// URL of an absolute path, percent-encoded.
+file_url() {
+  local path="$1" out="file://" i c LC_ALL=C
+  for ((i = 0; i < ${#path}; i++)); do
+    c="${path:i:1}"
+    if [[ "${c}" =~ [A-Za-z0-9/._~-] ]]; then out+="${c}"; else out+="$(printf '%%%02X' "'${c}")"; fi
+  done
+  printf '%s' "${out}"
+}
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -64,8 +82,9 @@ while [[ $# -gt 0 ]]; do
     --no-firewall) firewall=0; shift ;;
     --work) work_parent="${2:?--work needs a directory}"; shift 2 ;;
     --base-url) base_url="${2:?--base-url needs a URL}"; shift 2 ;;
+    --init-format) init_format="${2:?--init-format needs cloudinit-rpi, systemd or none}"; shift 2 ;;
     --xz-level) xz_level="${2:?--xz-level needs 0-9}"; shift 2 ;;
-    -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
@@ -81,6 +100,10 @@ step "checking tools, inputs and disk space"
 [[ "${grow_mb}" =~ ^[0-9]+$ ]] || die "--grow must be a number of MB"
 [[ "${xz_level}" =~ ^[0-9]$ ]] || die "--xz-level must be 0..9"
 [[ "${port}" =~ ^[0-9]+$ && "${port}" -gt 0 && "${port}" -lt 65536 ]] || die "--port must be 1..65535"
+[[ -z "${init_format}" || "${init_format}" =~ ^(cloudinit-rpi|cloudinit|systemd|none)$ ]] ||
+  die "--init-format must be cloudinit-rpi, cloudinit, systemd or none"
+[[ -z "${base_url}" || "${base_url}" =~ ^(https?|file)://[^[:space:]\"\\]+$ ]] ||
+  die "--base-url must be an http://, https:// or file:// URL (where the .img.xz and icon will be), got '${base_url}'"
 missing=()
 for tool in xz sfdisk losetup e2fsck resize2fs mount umount chroot mcopy mdir dpkg-deb sha256sum truncate blkid; do
   command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}")
@@ -177,6 +200,18 @@ machine="$(od -An -tx2 -j18 -N2 "${root}/bin/sh" 2>/dev/null | tr -d ' ' || true
 [[ "${machine}" == 00b7 ]] || die "the image is not arm64 (ELF machine ${machine:-?} in /bin/sh); use the 64-bit Lite image"
 free_mb="$(df -Pm "${root}" | awk 'NR == 2 {print $4}')"
 [[ "${free_mb}" -ge 300 ]] || die "only ${free_mb} MB free on the root partition; raise --grow"
+# How Imager may customise this image (user, Wi-Fi, SSH): see step 6.
+if [[ -n "${init_format}" ]]; then
+  info "Imager customisation format: ${init_format} (--init-format)"
+elif [[ -x "${root}/usr/bin/cloud-init" && ! -e "${root}/etc/cloud/cloud-init.disabled" ]]; then
+  init_format=cloudinit-rpi
+  info "the image has cloud-init: Imager customisation format cloudinit-rpi"
+elif [[ -e "${root}/usr/lib/raspberrypi-sys-mods/firstboot" ]]; then
+  init_format=systemd
+  info "the image has no cloud-init but Raspberry Pi OS's firstboot (the first trixie release): Imager customisation format systemd"
+else
+  die "the image has neither cloud-init nor Raspberry Pi OS's firstboot, so Imager could not customise it (user, Wi-Fi, SSH): use a Raspberry Pi OS Lite trixie image, or say what to write with --init-format none"
+fi
 
 for fs in proc sys dev dev/pts; do mkdir -p "${root}/${fs}"; done
 mount_at -t proc proc "${root}/proc"
@@ -198,8 +233,16 @@ cp "${deb}" "${root}/tmp/simhive.deb"
 packages=(/tmp/simhive.deb)
 [[ "${mosquitto}" == 1 ]] && packages+=(mosquitto)
 [[ "${firewall}" == 1 ]] && packages+=(nftables)
+# apt-get update exits 0 when a mirror cannot be reached (then every package
+# is "Unable to locate"); Error-Mode=any (apt >= 2.9, trixie has 3.0) makes
+# that an error, and the log is read too in case the option is unknown.
+update_rc=0
 chroot "${root}" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
-  apt-get -q update > "${work}/apt.log" 2>&1 || { tail -20 "${work}/apt.log" >&2; die "apt-get update failed inside the image (network? the image's sources?)"; }
+  apt-get -q -o APT::Update::Error-Mode=any update > "${work}/apt.log" 2>&1 || update_rc=$?
+if [[ "${update_rc}" != 0 ]] || grep -qE '^(Err:|W: Failed to fetch|W: Some index files failed|E: Failed to fetch)' "${work}/apt.log"; then
+  grep -E '^(Err|W|E):' "${work}/apt.log" | head -10 >&2 || tail -10 "${work}/apt.log" >&2
+  die "apt-get update failed inside the image: the package mirror could not be reached (network, proxy or DNS on this machine? the image's /etc/apt/sources*)"
+fi
 info "apt-get install ${packages[*]} (under qemu-user: a few minutes)"
 chroot "${root}" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
   apt-get -q -y --no-install-recommends install "${packages[@]}" >> "${work}/apt.log" 2>&1 ||
@@ -210,7 +253,7 @@ if [[ -n "${resolv_backup}" ]]; then cp -a "${resolv_backup}" "${root}/etc/resol
 [[ -L "${root}/etc/systemd/system/multi-user.target.wants/simhive.service" ]] || die "simhive.service was not enabled by the package"
 
 # --- 4. journald in RAM, firewall -----------------------------------------------------------
-step "journald in RAM$([[ "${firewall}" == 1 ]] && echo ", firewall (SSH and port ${port} only)")"
+step "journald in RAM$([[ "${firewall}" == 1 ]] && echo ", firewall (SSH, port ${port} and mDNS only)")"
 install -d "${root}/etc/systemd/journald.conf.d"
 cat > "${root}/etc/systemd/journald.conf.d/50-simhive-volatile.conf" <<'EOF'
 # simhive image: logs live in RAM (/run/log/journal) to spare the SD card;
@@ -222,7 +265,8 @@ EOF
 if [[ "${firewall}" == 1 ]]; then
   cat > "${root}/etc/nftables.conf" <<EOF
 #!/usr/sbin/nft -f
-# simhive image: only SSH and the partner API port (${port}) are open.
+# simhive image: only SSH, the partner API port (${port}) and mDNS queries
+# (so that <hostname>.local resolves on the LAN) are open.
 # Behind a reverse proxy (caddy) open 80/443 instead of ${port}.
 flush ruleset
 table inet filter {
@@ -234,6 +278,8 @@ table inet filter {
     meta l4proto { icmp, ipv6-icmp } accept
     udp dport 68 accept comment "DHCP client"
     udp dport 546 accept comment "DHCPv6 client"
+    udp dport 5353 ip daddr 224.0.0.251 accept comment "mDNS: simhive.local (avahi)"
+    udp dport 5353 ip6 daddr ff02::fb accept comment "mDNS: simhive.local (avahi)"
     tcp dport 22 accept comment "SSH"
     tcp dport ${port} accept comment "simhive partner API"
   }
@@ -273,24 +319,34 @@ xz -T0 "-${xz_level}" -v -c "${img}" > "${out}/${name}.img.xz.part"
 mv "${out}/${name}.img.xz.part" "${out}/${name}.img.xz"
 download_size="$(stat -c %s "${out}/${name}.img.xz")"
 download_sha256="$(sha256sum "${out}/${name}.img.xz" | cut -d' ' -f1)"
+install -m 0644 "${repo}/provisioning/simhive-icon.png" "${out}/simhive-icon.png"
+if [[ -z "${base_url}" ]]; then
+  base_url="$(file_url "$(cd "${out}" && pwd)")"
+  where="a local manifest: Imager -> App Options -> Content Repository -> Use custom file; to serve the image, give --base-url"
+else
+  base_url="${base_url%/}"
+  where="copy ${name}.img.xz and simhive-icon.png to ${base_url}/, then rpi-imager --repo ${base_url}/${name}.json"
+fi
 cat > "${out}/${name}.json" <<EOF
 {
   "os_list": [
     {
       "name": "simhive ${deb_version} (Raspberry Pi OS Lite trixie, 64-bit)",
       "description": "SMS hub for USB GSM modems. Put your simhive.yaml on the boot partition.",
+      "icon": "${base_url}/simhive-icon.png",
       "url": "${base_url}/${name}.img.xz",
       "extract_size": ${extract_size},
       "extract_sha256": "${extract_sha256}",
       "image_download_size": ${download_size},
       "image_download_sha256": "${download_sha256}",
       "release_date": "$(date -u +%Y-%m-%d)",
-      "init_format": "cloudinit-rpi",
+      "init_format": "${init_format}",
       "devices": ["pi5-64bit", "pi4-64bit", "pi3-64bit"]
     }
   ]
 }
 EOF
 info "image: ${out}/${name}.img.xz ($((download_size / 1048576)) MB)"
-info "Imager OS list: ${out}/${name}.json (set --base-url to where the image will be served)"
+info "Imager OS list: ${out}/${name}.json, init_format ${init_format}, URLs under ${base_url}"
+info "(${where})"
 echo "build-image.sh: done in $((SECONDS - started)) s"

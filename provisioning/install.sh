@@ -4,13 +4,17 @@
 # postinst runs --activate-only), the Raspberry Pi image builder (through the
 # package) and the appliance test (both phases into a root file system).
 #
-#   install.sh [--root DIR] [--prefix /usr] [--app-dir DIR]
+#   install.sh [--root DIR] [--app-dir DIR]
 #              [--files-only | --activate-only] [--no-enable]
 #
-# Phase "files": the launcher, the units, udev rules, sysusers.d, tmpfiles.d,
-# modules-load.d, the polkit rule, helper scripts, the default config (only
-# when none is there: an operator's config is never overwritten) and, with
-# --app-dir, the compiled app (build/app from packaging/build-deb.sh).
+# Phase "files": the launcher (/usr/bin/simhive), the units, udev rules,
+# sysusers.d, tmpfiles.d, modules-load.d, the polkit rule, helper scripts,
+# the default config (as /usr/lib/simhive/default-config.yaml, and as
+# /etc/simhive/config.yaml only when none is there: an operator's config is
+# never overwritten) and, with --app-dir, the compiled app (build/app from
+# packaging/build-deb.sh). Everything goes below /usr: the units name
+# /usr/bin/simhive and /usr/lib/simhive/, and systemd, udev, sysusers,
+# tmpfiles and modules-load read /usr/lib only.
 # Phase "activate": the simhive user (systemd-sysusers), its directories
 # (systemd-tmpfiles), enablement (systemctl --root when DIR is not /), and on
 # a running system a daemon-reload, udev reload and module loading.
@@ -21,7 +25,6 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly here
 root=/
-prefix=/usr
 app_dir=""
 do_files=1
 do_activate=1
@@ -38,8 +41,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root="${2:?--root needs a directory}"; shift 2 ;;
     --root=*) root="${1#--root=}"; shift ;;
-    --prefix) prefix="${2:?--prefix needs a path}"; shift 2 ;;
-    --prefix=*) prefix="${1#--prefix=}"; shift ;;
+    --prefix|--prefix=*) die "--prefix is gone: the units name /usr/bin/simhive and /usr/lib/simhive, so the hub installs below /usr only" ;;
     --app-dir) app_dir="${2:?--app-dir needs a directory}"; shift 2 ;;
     --app-dir=*) app_dir="${1#--app-dir=}"; shift ;;
     --files-only) do_activate=0; shift ;;
@@ -50,15 +52,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-[[ "${prefix}" == /* ]] || die "--prefix must be absolute, got '${prefix}'"
 [[ -d "${root}" ]] || die "--root '${root}' is not a directory"
 root="$(cd "${root}" && pwd)"
 # dest PATH: PATH below the root.
 dest() { if [[ "${root}" == / ]]; then printf '%s' "$1"; else printf '%s%s' "${root}" "$1"; fi; }
 
-readonly libdir="${prefix}/lib/simhive"
-# systemd, udev, sysusers, tmpfiles and modules-load read /usr/lib only
-# (never /usr/local/lib), so these always go there whatever the prefix.
+readonly libdir=/usr/lib/simhive
 readonly unitdir=/usr/lib/systemd/system
 
 # put MODE SOURCE TARGET: copy one file when it differs (keeps mtimes and
@@ -76,10 +75,10 @@ put() {
 }
 
 install_files() {
-  local systemd_src="${here}/../systemd" launcher
+  local systemd_src="${here}/../systemd"
   [[ -f "${systemd_src}/simhive.service" ]] ||
     die "${systemd_src}/simhive.service not found: install files from a simhive checkout (the packaged copy only does --activate-only)"
-  step "files into ${root} (prefix ${prefix})"
+  step "files into ${root}"
 
   put 0644 "${systemd_src}/simhive.service" "${unitdir}/simhive.service"
   put 0644 "${systemd_src}/simhive-uhubctl@.service" "${unitdir}/simhive-uhubctl@.service"
@@ -92,14 +91,8 @@ install_files() {
   put 0755 "${systemd_src}/libexec/uhubctl-cycle" "${libdir}/uhubctl-cycle"
   put 0755 "${systemd_src}/libexec/import-config" "${libdir}/import-config"
   put 0755 "${here}/install.sh" "${libdir}/install.sh"
-  launcher="$(mktemp)"
-  cat > "${launcher}" <<EOF
-#!/bin/sh
-# simhive launcher: compiled JavaScript on the system's Node.js (>= 20).
-exec "\${SIMHIVE_NODE:-/usr/bin/node}" ${libdir}/app/core/main.js "\$@"
-EOF
-  put 0755 "${launcher}" "${prefix}/bin/simhive"
-  rm -f "${launcher}"
+  put 0755 "${here}/simhive-launcher.sh" /usr/bin/simhive
+  put 0644 "${here}/../packaging/config.yaml" "${libdir}/default-config.yaml"
 
   # The default config: written once, never over an operator's file.
   local config

@@ -3,7 +3,9 @@
 # copy of the appliance cache, run through qemu-user): install (user,
 # directories, enablement), upgrade over an operator-edited config (conffile
 # kept), remove (data kept, service disabled), reinstall (enabled again),
-# purge (data, config and links gone).
+# purge (data, config and links gone); and the two config routes of the
+# image (simhive.yaml on the boot partition, cloud-init's user-data through
+# import-config --unless-configured) not replacing each other.
 #
 #   test/appliance/deb-test.sh [--cache DIR] [--deb build/simhive_<v>_arm64.deb]
 set -euo pipefail
@@ -28,18 +30,37 @@ failed=0
 expect() { if eval "$2"; then echo "PASS  $1"; passed=$((passed + 1)); else echo "FAIL  $1"; failed=$((failed + 1)); fi; }
 
 work="$(mktemp -d /var/tmp/simhive-deb-test.XXXXXX)"
-trap 'rm -rf "${work}"' EXIT
 r="${work}/root"
+trap 'umount "${r}/proc" 2>/dev/null || true; rm -rf --one-file-system "${work}"' EXIT
 cp -a "${cache}/rootfs" "${r}"
 cp "${deb}" "${r}/tmp/simhive.deb"
 in_root() { chroot "${r}" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
 wants="${r}/etc/systemd/system/multi-user.target.wants"
 
+expect "package: /etc/simhive is 0750 in the .deb" "[[ \"\$(dpkg-deb -c '${deb}' | awk '\$6 == \"./etc/simhive/\" { print \$1 }')\" == drwxr-x--- ]]"
 in_root dpkg -i /tmp/simhive.deb > "${work}/install.log" 2>&1 || { cat "${work}/install.log"; exit 1; }
 expect "install: user simhive in dialout" "grep -q '^simhive:' '${r}/etc/passwd' && grep -qE '^dialout:.*simhive' '${r}/etc/group'"
 expect "install: simhive.service enabled" "[[ -L '${wants}/simhive.service' ]]"
 expect "install: /var/lib/simhive owned by simhive, 0750" "[[ \"\$(chroot '${r}' stat -c '%U %a' /var/lib/simhive)\" == 'simhive 750' ]]"
 expect "install: config root:simhive 0640" "[[ \"\$(chroot '${r}' stat -c '%U:%G %a' /etc/simhive/config.yaml)\" == 'root:simhive 640' ]]"
+expect "install: /etc/simhive root:simhive 0750" "[[ \"\$(chroot '${r}' stat -c '%U:%G %a' /etc/simhive)\" == 'root:simhive 750' ]]"
+expect "install: config is the packaged default (/usr/lib/simhive/default-config.yaml)" "cmp -s '${r}/etc/simhive/config.yaml' '${r}/usr/lib/simhive/default-config.yaml'"
+
+# The image's two config routes. import-config runs `simhive check` as user
+# simhive (runuser, node under qemu-user): it needs /proc.
+mount -t proc proc "${r}/proc"
+import() { in_root /usr/lib/simhive/import-config "$@" > "${work}/import.log" 2>&1 || { cat "${work}/import.log"; return 1; }; }
+printf 'hub:\n  id: from-cloud-init\n' > "${r}/run/simhive-cloud-init.yaml"
+import --unless-configured /run/simhive-cloud-init.yaml /etc/simhive/config.yaml
+expect "cloud-init route: imported over the packaged default" "grep -q from-cloud-init '${r}/etc/simhive/config.yaml' && [[ ! -e '${r}/run/simhive-cloud-init.yaml' ]]"
+mkdir -p "${r}/boot/firmware"
+printf 'hub:\n  id: from-boot-partition\n' > "${r}/boot/firmware/simhive.yaml"
+import /boot/firmware/simhive.yaml /etc/simhive/config.yaml
+expect "boot partition route: imported, previous kept" "grep -q from-boot-partition '${r}/etc/simhive/config.yaml' && grep -q from-cloud-init '${r}/etc/simhive/config.yaml.previous'"
+printf 'hub:\n  id: from-cloud-init-later\n' > "${r}/run/simhive-cloud-init.yaml"
+import --unless-configured /run/simhive-cloud-init.yaml /etc/simhive/config.yaml
+expect "cloud-init route after the boot partition's: config kept, staged copy removed" "grep -q from-boot-partition '${r}/etc/simhive/config.yaml' && [[ ! -e '${r}/run/simhive-cloud-init.yaml' ]]"
+umount "${r}/proc"
 
 echo "# operator's edit" >> "${r}/etc/simhive/config.yaml"
 in_root systemctl disable simhive.service > /dev/null 2>&1

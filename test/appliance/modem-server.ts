@@ -5,12 +5,15 @@
  * each modem as an FTDI USB-serial tty (/dev/ttyUSBn), as a SIM800 on a USB
  * adapter looks on a real hub.
  *
- *   tsx test/appliance/modem-server.ts PORT [PORT ...]
+ *   tsx test/appliance/modem-server.ts PORT [PORT ...] < CONTROL
  *
  * Prints "modem-server: listening <port> ..." once every port listens, then a
- * line per connection; stops on SIGTERM/SIGINT.
+ * line per connection; stops on SIGTERM/SIGINT. Lines on stdin are faults for
+ * the hub's recovery ladder: "hang N" (modem N, counted from 1, stops
+ * answering AT commands, its port stays open) and "unhang N".
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { createInterface } from "node:readline";
 import { EmulatedModem } from "../../core/modems/emulator/index.ts";
 
 const ports = process.argv.slice(2).map((arg) => Number(arg));
@@ -18,6 +21,8 @@ if (ports.length === 0 || ports.some((port) => !Number.isInteger(port) || port <
   process.stderr.write("usage: modem-server.ts PORT [PORT ...]\n");
   process.exit(2);
 }
+
+const modems: EmulatedModem[] = [];
 
 function serve(port: number, index: number): Promise<Server> {
   const digits = String(index + 1).padStart(2, "0");
@@ -29,6 +34,7 @@ function serve(port: number, index: number): Promise<Server> {
     cnum: true,
     operator: "Appliance",
   });
+  modems[index] = modem;
   const server = createServer((socket: Socket) => {
     process.stdout.write(`modem-server: port ${port} connected\n`);
     const link = {
@@ -59,6 +65,17 @@ function serve(port: number, index: number): Promise<Server> {
 
 const servers = await Promise.all(ports.map((port, index) => serve(port, index)));
 process.stdout.write(`modem-server: listening ${ports.join(" ")}\n`);
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const [fault, number] = line.trim().split(/\s+/);
+  const modem = modems[Number(number) - 1];
+  if (!modem || (fault !== "hang" && fault !== "unhang")) {
+    process.stdout.write(`modem-server: ignored control line '${line}'\n`);
+    return;
+  }
+  if (fault === "hang") modem.hang();
+  else modem.unhang();
+  process.stdout.write(`modem-server: modem ${number} ${fault === "hang" ? "hung" : "answers again"}\n`);
+});
 const stop = () => {
   for (const server of servers) server.close();
   process.exit(0);
