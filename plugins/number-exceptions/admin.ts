@@ -3,7 +3,7 @@ import { bodyParser } from "@koa/bodyparser";
 import type Router from "@koa/router";
 import type { Context, Next } from "koa";
 import type { MaskLists } from "./config.ts";
-import { maskLists, maskListsProblems } from "./config.ts";
+import { maskLists, maskListsProblems, unknownServiceWarnings } from "./config.ts";
 
 export interface AdminState {
   /** Current token; the endpoint answers 404 without one. */
@@ -97,5 +97,7 @@ export function mountAdmin(router: Router, state: AdminState): void {
     const { masks, serviceMasks } = body as { masks: string[]; serviceMasks?: Record<string, string[]> };
     await state.replace(maskLists({ masks, ...(serviceMasks ? { serviceMasks } : {}) }));
     show(ctx);
+    const warnings = unknownServiceWarnings(body, "body");
+    if (warnings.length > 0) ctx.body = { ...(ctx.body as object), warnings };
   });
 }

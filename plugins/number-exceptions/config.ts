@@ -74,12 +74,25 @@ export function maskListsProblems(value: unknown, base: string): string[] {
       problems.push(`${base}.serviceMasks: must be a mapping of service → masks`);
     } else {
       for (const [service, list] of Object.entries(serviceMasks)) {
-        if (knownService(service) === undefined) problems.push(`${base}.serviceMasks.${service}: unknown service "${service}" (known: ${SERVICE_CODES.join(", ")}, or their names)`);
         checkList(list, `${base}.serviceMasks.${service}`);
       }
     }
   }
   return problems;
+}
+
+/**
+ * serviceMasks keys that are no service code or name simhive knows, as
+ * warnings with their path: the marketplace's list is longer than simhive's
+ * table, so such a key is kept (its masks apply to requests for exactly that
+ * code, lower-cased), but a typo (`telegramm`) must not pass unseen.
+ */
+export function unknownServiceWarnings(section: unknown, base: string): string[] {
+  const { serviceMasks } = (section ?? {}) as { serviceMasks?: unknown };
+  if (typeof serviceMasks !== "object" || serviceMasks === null) return [];
+  return Object.keys(serviceMasks)
+    .filter((service) => knownService(service) === undefined)
+    .map((service) => `${base}.serviceMasks.${service}: "${service}" is no service code simhive knows (${SERVICE_CODES.join(", ")}, or their names); its masks apply only to requests for "${service.trim().toLowerCase()}"`);
 }
 
 /** The config check core can call after ajv: problems with their config path. */

@@ -18,6 +18,7 @@ import {
   listsFingerprint,
   maskLists,
   maskListsProblems,
+  unknownServiceWarnings,
   validateConfig,
   type CompiledMasks,
   type MaskLists,
@@ -45,6 +46,10 @@ function configError(problems: string[]): SimhiveError {
 async function start(ctx: PluginContext<NumberExceptionsConfig>): Promise<PluginInstance> {
   const problems = validateConfig(ctx.config, `plugins.${NAME}`);
   if (problems.length > 0) throw configError(problems);
+  const warnUnknown = (section: unknown) => {
+    for (const warning of unknownServiceWarnings(section, `plugins.${NAME}`)) ctx.log.warn(warning);
+  };
+  warnUnknown(ctx.config);
 
   let config = ctx.config;
   let configLists = maskLists(config);
@@ -109,6 +114,7 @@ async function start(ctx: PluginContext<NumberExceptionsConfig>): Promise<Plugin
       serialized(async () => {
         const nextProblems = validateConfig(next, `plugins.${NAME}`);
         if (nextProblems.length > 0) throw configError(nextProblems);
+        warnUnknown(next);
         const nextLists = maskLists(next);
         const nextFingerprint = listsFingerprint(nextLists);
         if (nextFingerprint !== configFingerprint || source === "config") {
