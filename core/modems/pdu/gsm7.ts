@@ -24,20 +24,16 @@ const EXTENSION_TABLE: ReadonlyMap<number, string> = new Map([
   [0x3c, "["], [0x3d, "~"], [0x3e, "]"], [0x40, "|"], [0x65, "€"],
 ]);
 
-const DEFAULT_REVERSE = new Map<string, number>();
+/** Character → its septets ([s] from the default table, [ESC, s] from the extension table), built once: no array per character. */
+const REVERSE = new Map<string, readonly number[]>();
 DEFAULT_TABLE.forEach((char, septet) => {
-  if (septet !== ESC) DEFAULT_REVERSE.set(char, septet);
+  if (septet !== ESC) REVERSE.set(char, Object.freeze([septet]));
 });
-const EXTENSION_REVERSE = new Map<string, number>();
-for (const [septet, char] of EXTENSION_TABLE) EXTENSION_REVERSE.set(char, septet);
+for (const [septet, char] of EXTENSION_TABLE) REVERSE.set(char, Object.freeze([ESC, septet]));
 
 /** Septets for one character: [s] from the default table, [ESC, s] from the extension table; undefined if neither. */
 export function charToSeptets(char: string): readonly number[] | undefined {
-  const basic = DEFAULT_REVERSE.get(char);
-  if (basic !== undefined) return [basic];
-  const extended = EXTENSION_REVERSE.get(char);
-  if (extended !== undefined) return [ESC, extended];
-  return undefined;
+  return REVERSE.get(char);
 }
 
 /** True if every character of `text` is in the default or the extension table. */
@@ -56,7 +52,7 @@ export function textToSeptets(text: string): number[] {
     if (encoded === undefined) {
       throw new PduError(`character U+${char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0")} is not in the GSM 7-bit alphabet`);
     }
-    septets.push(...encoded);
+    for (const septet of encoded) septets.push(septet);
   }
   return septets;
 }
