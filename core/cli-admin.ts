@@ -78,7 +78,8 @@ export async function modems(config: HubConfig): Promise<{ modems: ModemInfo[]; 
     throw error;
   }
   const log = silentLogger();
-  const layer = createModemLayer(config.modems, { log, bus: new EventBus(log), store });
+  // the hub waits at most 5 s for slow modems (they join later); a one-off table waits longer, or a modem still booting shows as initializing
+  const layer = createModemLayer(config.modems, { log, bus: new EventBus(log), store }, { startWaitMs: 20_000 });
   try {
     await layer.start();
     return { modems: layer.list(), probed: true };
