@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { brokerUnderTest, clearRetained, fakeModems, modem, startHub, uniqueName, Watcher, type Broker, type TestHub } from "./helpers.ts";
+import { test } from "node:test";
+import { brokerForSuite, clearRetained, fakeModems, modem, startHub, uniqueName, Watcher, type TestHub } from "./helpers.ts";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 const IMEI = "356938035643809";
 

@@ -10,6 +10,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from "n
 import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { Aedes, type AedesOptions } from "aedes";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import { Registry } from "prom-client";
@@ -63,6 +64,40 @@ export async function startAedes(port = 0, options: { tls?: { key: Buffer; cert:
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * The broker under test for one file's tests: started before them, closed
+ * after them. Its fields are read when a test runs (the broker exists only
+ * from `before` on).
+ */
+export function brokerForSuite(): Broker {
+  let broker: Broker | undefined;
+  before(async () => {
+    broker = await brokerUnderTest();
+  });
+  after(async () => {
+    await broker?.close();
+  });
+  const current = (): Broker => {
+    if (!broker) throw new Error("the suite's broker starts in before(): read it inside a test");
+    return broker;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get port() {
+      return current().port;
+    },
+    get host() {
+      return current().host;
+    },
+    get external() {
+      return current().external;
+    },
+    close: () => current().close(),
   };
 }
 

@@ -4,19 +4,13 @@ import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { brokerUnderTest, clearRetained, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, uniqueName, Watcher } from "./helpers.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/hub.ts", import.meta.url));
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 test("a hub killed with SIGKILL shows offline through the broker's last will", async () => {
   const base = uniqueName("simhive-test");

@@ -4,19 +4,13 @@
  * a link that stalls before it is cut. Runs on aedes, or on MQTT_URL.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { EVENT_QUEUE_LIMIT, MAX_IN_FLIGHT } from "../../../plugins/mqtt-telemetry/publisher.ts";
-import { brokerUnderTest, clearRetained, fakeModems, gaugeValue, modem, retainedNow, startHub, TcpGate, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, fakeModems, gaugeValue, modem, retainedNow, startHub, TcpGate, uniqueName, Watcher } from "./helpers.ts";
 
 const IMEI = "356938035643809";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 const started = (activationId: number) => ({ activationId, marketplace: "onlinesim", msisdn: "79160000001", service: "telegram" });
 

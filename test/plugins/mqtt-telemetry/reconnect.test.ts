@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { EVENT_QUEUE_LIMIT } from "../../../plugins/mqtt-telemetry/publisher.ts";
-import { brokerUnderTest, clearRetained, fakeModems, modem, startAedes, startHub, TcpGate, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, fakeModems, modem, startAedes, startHub, TcpGate, uniqueName, Watcher, type Broker } from "./helpers.ts";
 
 const IMEI = "356938035643809";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 test("after the broker restarts (empty, on the same port) the plugin reconnects and publishes status and state again", { skip: process.env.MQTT_URL ? "restarts an in-process aedes; the TcpGate test covers MQTT_URL" : false }, async () => {
   let first: Broker | undefined = await startAedes();

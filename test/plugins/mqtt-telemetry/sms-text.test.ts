@@ -1,19 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { EventBus } from "../../../core/bus.ts";
 import type { SmsMessage } from "../../../core/types.ts";
-import { brokerUnderTest, clearRetained, fakeModems, modem, startHub, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, fakeModems, modem, startHub, uniqueName, Watcher } from "./helpers.ts";
 
 const CODE = "482913";
 const SENDER = "79261234567";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 function sms(): SmsMessage {
   return {

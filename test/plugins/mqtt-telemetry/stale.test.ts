@@ -5,20 +5,14 @@
  * theirs.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { haSafe } from "../../../plugins/mqtt-telemetry/topics.ts";
-import { brokerUnderTest, clearRetained, fakeModems, modem, retainedNow, startHub, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, fakeModems, modem, retainedNow, startHub, uniqueName, Watcher } from "./helpers.ts";
 
 const KEPT = "356938035643809";
 const GONE = "356938035643817";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 /** Names for one hub that is started twice; the sweep runs as soon as the hub has started. */
 function names() {

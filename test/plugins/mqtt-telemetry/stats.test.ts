@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Activation, OutboxStats } from "../../../core/activations/types.ts";
 import type { NumberInfo } from "../../../core/types.ts";
 import {
-  brokerUnderTest,
+  brokerForSuite,
   clearRetained,
   fakeActivations,
   fakeModems,
@@ -12,16 +12,9 @@ import {
   startHub,
   uniqueName,
   Watcher,
-  type Broker,
 } from "./helpers.ts";
 
-let broker: Broker;
-before(async () => {
-  broker = await brokerUnderTest();
-});
-after(async () => {
-  await broker.close();
-});
+const broker = brokerForSuite();
 
 const number = (msisdn: string): NumberInfo => ({ msisdn, iccid: `89${msisdn}`, imei: `35${msisdn}`, country: "russia", operator: "mts" });
 
