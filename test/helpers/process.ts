@@ -3,6 +3,16 @@ import { join } from "node:path";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The `skip` option of a test that needs a system tool: skipped on a
+ * developer's machine without it, never under CI (CI=true), where .ci/run
+ * installs the tool, so a missing one fails the run instead of passing
+ * unseen.
+ */
+export function needsTool(present: boolean, reason: string): string | false {
+  return present || process.env.CI === "true" ? false : reason;
+}
+
 /** Polls `probe` until it returns a value (errors count as "not yet"). A hang guard, not a timed assertion. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

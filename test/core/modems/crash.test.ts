@@ -12,6 +12,7 @@ import { MessageRepository } from "../../../core/store/messages.ts";
 import { Store } from "../../../core/store/store.ts";
 import { hasSocat, startHarness, waitFor } from "./harness.ts";
 import { spyOnBatches } from "../../helpers/store.ts";
+import { needsTool } from "../../helpers/process.ts";
 
 const CHILD = new URL("./crash-child.ts", import.meta.url).pathname;
 const LONG = "Код подтверждения ".repeat(5) + "🙂 9917";
@@ -77,7 +78,7 @@ async function restartAndRead({ modem, pty, dataDir }: Setup): Promise<{ announc
   }
 }
 
-describe("a hub process killed with SIGKILL loses nothing and duplicates nothing", { skip: hasSocat() ? false : "socat not installed" }, () => {
+describe("a hub process killed with SIGKILL loses nothing and duplicates nothing", { skip: needsTool(hasSocat(), "socat not installed") }, () => {
   it("killed right after the intake's batch resolved, before AT+CMGD", async (t) => {
     const s = await setup(t, 1);
     // stored while the hub was down: the start sweep reads all three parts in one listing and one batch

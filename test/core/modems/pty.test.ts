@@ -3,8 +3,9 @@ import { describe, it } from "node:test";
 import { EmulatedModem } from "../../../core/modems/emulator/index.ts";
 import { servePty } from "../../../core/modems/emulator/pty.ts";
 import { hasSocat, startHarness, waitFor } from "./harness.ts";
+import { needsTool } from "../../helpers/process.ts";
 
-describe("modem layer over a real pty (native serialport binding)", { skip: hasSocat() ? false : "socat not installed" }, () => {
+describe("modem layer over a real pty (native serialport binding)", { skip: needsTool(hasSocat(), "socat not installed") }, () => {
   it("discovers, initialises and receives single and multipart SMS through /dev/pts", async (t) => {
     const modem = new EmulatedModem({ imei: "860000000000321", imsi: "250010000000321", iccid: "89701990000000003210", msisdn: "79000000321", cnum: true });
     const pty = await servePty(modem);

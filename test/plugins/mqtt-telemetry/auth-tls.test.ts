@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { AuthenticateError } from "aedes";
 import { startAedes, startHub, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { needsTool } from "../../helpers/process.ts";
 
 // A broker of our own (TLS + credentials) is needed here, so these run on aedes even when MQTT_URL is set.
 let dir: string;
@@ -49,7 +50,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const skip = hasOpenssl() ? false : "needs the openssl command to make a test certificate";
+const skip = needsTool(hasOpenssl(), "needs the openssl command to make a test certificate");
 
 test("TLS with a CA file and username/password: the plugin connects and publishes", { skip }, async () => {
   assert.ok(broker && cert);

@@ -18,6 +18,7 @@ import { capturingLogger } from "../../helpers/hub.ts";
 import { Publisher } from "../../../plugins/mqtt-telemetry/publisher.ts";
 import { gaugeValue, startAedes, startHub, uniqueName, Watcher, type Broker } from "./helpers.ts";
 import { waitUntil } from "./real-hub.ts";
+import { needsTool } from "../../helpers/process.ts";
 
 const USER = "simhive";
 const PASSWORD = "s3cret";
@@ -175,7 +176,7 @@ const hasMosquitto = spawnSync("mosquitto_passwd", ["-h"]).error === undefined &
 
 test(
   "refused credentials on mosquitto (a password file): one error, the gauge, and online after a reload with the right password",
-  { skip: !process.env.MQTT_URL ? "runs in the MQTT_URL (mosquitto) run" : !hasMosquitto ? "needs mosquitto and mosquitto_passwd" : false },
+  { skip: needsTool(hasMosquitto, "needs mosquitto and mosquitto_passwd") },
   async () => {
     const dir = await mkdtemp(join(tmpdir(), "simhive-mosquitto-"));
     const passwords = join(dir, "passwords");

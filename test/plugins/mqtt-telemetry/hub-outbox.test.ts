@@ -10,18 +10,16 @@ import { outboxSublevel } from "../../../core/activations/outbox.ts";
 import type { StatsPayload } from "../../../plugins/mqtt-telemetry/payloads.ts";
 import { nextEvent } from "../../core/activations/fixtures.ts";
 import { answers, PartnerStub } from "../onlinesim/partner-stub.ts";
-import { brokerUnderTest, clearRetained, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, Watcher } from "./helpers.ts";
 import { API_KEY, emulatedModemOf, post, startRealHub, waitUntil } from "./real-hub.ts";
 
-let broker: Broker;
+const broker = brokerForSuite();
 let stub: PartnerStub;
 before(async () => {
-  broker = await brokerUnderTest();
   stub = await new PartnerStub([answers.serverError()]).listen();
 });
 after(async () => {
   await stub.close();
-  await broker.close();
 });
 
 test("a push job pending from before a restart is in the stats payload after it", async () => {

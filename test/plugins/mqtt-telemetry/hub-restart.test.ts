@@ -10,18 +10,16 @@ import { after, before, test } from "node:test";
 import type { ModemStatePayload } from "../../../plugins/mqtt-telemetry/payloads.ts";
 import { haSafe } from "../../../plugins/mqtt-telemetry/topics.ts";
 import { answers, PartnerStub } from "../onlinesim/partner-stub.ts";
-import { brokerUnderTest, clearRetained, retainedNow, uniqueName, Watcher, type Broker } from "./helpers.ts";
+import { brokerForSuite, clearRetained, retainedNow, uniqueName, Watcher } from "./helpers.ts";
 import { emulatedModems, startRealHub } from "./real-hub.ts";
 
-let broker: Broker;
+const broker = brokerForSuite();
 let stub: PartnerStub;
 before(async () => {
-  broker = await brokerUnderTest();
   stub = await new PartnerStub([answers.success()]).listen();
 });
 after(async () => {
   await stub.close();
-  await broker.close();
 });
 
 test("a real hub restarted without one of its two modems clears that modem's retained state and discovery configs; the other stays ready", async () => {

@@ -8,18 +8,16 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ModemStatePayload } from "../../../plugins/mqtt-telemetry/payloads.ts";
 import { answers, PartnerStub } from "../onlinesim/partner-stub.ts";
-import { brokerUnderTest, clearRetained, Watcher, type Broker, type Received } from "./helpers.ts";
+import { brokerForSuite, clearRetained, Watcher, type Received } from "./helpers.ts";
 import { API_KEY, emulatedModemOf, emulatedModems, post, startRealHub } from "./real-hub.ts";
 
-let broker: Broker;
+const broker = brokerForSuite();
 let stub: PartnerStub;
 before(async () => {
-  broker = await brokerUnderTest();
   stub = await new PartnerStub([answers.success()]).listen();
 });
 after(async () => {
   await stub.close();
-  await broker.close();
 });
 
 const parse = (message: Received): Record<string, unknown> => JSON.parse(message.payload) as Record<string, unknown>;

@@ -8,10 +8,11 @@ import { SerialPort } from "serialport";
 import { EmulatedModem } from "../../../../core/modems/emulator/index.ts";
 import { servePty } from "../../../../core/modems/emulator/pty.ts";
 import { modemOptions } from "./helpers.ts";
+import { needsTool } from "../../../helpers/process.ts";
 
 const require = createRequire(import.meta.url);
 const socatMissing = spawnSync("socat", ["-V"]).error !== undefined;
-const skip = socatMissing ? "socat is not installed (apt-get install socat); .ci/run installs it" : false;
+const skip = needsTool(!socatMissing, "socat is not installed (apt-get install socat); .ci/run installs it");
 
 function openNative(path: string): Promise<SerialPort> {
   return new Promise((resolve, reject) => {
